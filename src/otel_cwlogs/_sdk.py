@@ -1,0 +1,92 @@
+"""The one place that knows how the OpenTelemetry logs SDK differs between versions.
+
+SDK 1.27 to 1.38 hand exporters ``LogData`` (record fields and the resource on
+``item.log_record``); 1.39 and later hand them ``ReadableLogRecord`` (the resource on the
+item itself). 1.39 also renamed the exporter base class and its result enum, keeping the
+old names as deprecated aliases that warn when subclassed. Everything else in the package
+sees a :class:`RecordView`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.sdk._logs import export as _export
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk._logs.export import LogRecordExporter as ExporterBase
+    from opentelemetry.sdk._logs.export import LogRecordExportResult as ExportResult
+else:
+    # getattr keeps the deprecated names untouched on SDKs that have the new ones.
+    ExporterBase = getattr(_export, "LogRecordExporter", None) or _export.LogExporter
+    ExportResult = getattr(_export, "LogRecordExportResult", None) or _export.LogExportResult
+
+__all__ = ["ExportResult", "ExporterBase", "RecordView", "view"]
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """The fields of one log record that an exporter needs, whatever the SDK version."""
+
+    timestamp: int | None
+    observed_timestamp: int | None
+    trace_id: int
+    span_id: int
+    trace_flags: int
+    severity_text: str | None
+    severity_number: int | None
+    body: Any
+    attributes: Mapping[str, Any]
+    dropped_attributes: int
+    resource_attributes: Mapping[str, Any]
+    resource_key: object
+    scope_name: str | None
+    scope_version: str | None
+    scope_attributes: Mapping[str, Any]
+
+
+_EMPTY: Mapping[str, Any] = {}
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def view(item: Any) -> RecordView:
+    """Read one batch item (``LogData`` or ``ReadableLogRecord``).
+
+    Raises ``AttributeError`` or ``TypeError`` for an object that is neither; the caller
+    counts it as bad input.
+    """
+    record = item.log_record
+    if hasattr(item, "resource"):  # ReadableLogRecord, SDK >= 1.39
+        resource = item.resource
+        dropped = item.dropped_attributes
+    else:  # LogData, SDK <= 1.38: the SDK LogRecord carries the resource
+        resource = record.resource
+        dropped = record.dropped_attributes
+    severity = record.severity_number
+    scope = item.instrumentation_scope
+    attributes = record.attributes
+    return RecordView(
+        timestamp=record.timestamp,
+        observed_timestamp=record.observed_timestamp,
+        trace_id=_int(record.trace_id),
+        span_id=_int(record.span_id),
+        trace_flags=_int(record.trace_flags),
+        severity_text=record.severity_text,
+        severity_number=None if severity is None else _int(getattr(severity, "value", severity)),
+        body=record.body,
+        attributes=attributes if isinstance(attributes, Mapping) else _EMPTY,
+        dropped_attributes=_int(dropped),
+        resource_attributes=resource.attributes if resource is not None else _EMPTY,
+        resource_key=resource,
+        scope_name=scope.name if scope is not None else None,
+        scope_version=scope.version if scope is not None else None,
+        scope_attributes=(getattr(scope, "attributes", None) or _EMPTY) if scope else _EMPTY,
+    )

@@ -1,0 +1,346 @@
+"""The AWS edge: PutLogEvents with tokens, group/stream creation, and one retry policy.
+
+Every call made here runs with OpenTelemetry instrumentation suppressed (so an installed
+botocore/urllib3 instrumentation does not trace the exporter's own traffic).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
+
+import boto3
+import botocore.config
+import botocore.exceptions
+import wrapt
+from opentelemetry import context
+
+from ._diag import logger
+from .errors import ConfigError
+from .events import LogEvent
+from .routing import Route
+
+T = TypeVar("T")
+
+RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ServiceUnavailableException",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalServerError",
+        "OperationAbortedException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+    }
+)
+"""Error codes that say "try again later". Anything else (InvalidParameterException,
+AccessDeniedException, UnrecognizedClientException, ...) fails at once."""
+
+_SUPPRESS_PLAIN_KEY = "suppress_instrumentation"  # the key older instrumentations read
+
+
+@wrapt.decorator
+def suppressed(wrapped: Callable[..., T], instance: Any, args: Any, kwargs: Any) -> T:
+    """Run the call with OpenTelemetry instrumentation (and HTTP instrumentation) suppressed."""
+    ctx = context.set_value(context._SUPPRESS_INSTRUMENTATION_KEY, True)
+    ctx = context.set_value(context._SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, ctx)
+    ctx = context.set_value(_SUPPRESS_PLAIN_KEY, True, ctx)
+    token = context.attach(ctx)
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        context.detach(token)
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError, else the exception's class name."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or "ClientError")
+    return type(exc).__name__
+
+
+def _http_status(exc: BaseException) -> int:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return status if isinstance(status, int) else 0
+    return 0
+
+
+class DeliveryError(Exception):
+    """A request that could not be delivered; ``code`` is the AWS error code or cause."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+@dataclass
+class RetryPolicy:
+    """Which failures to retry, and how long to wait: exponential backoff with full jitter.
+
+    One object decides for every AWS call the package makes; :meth:`call` runs an
+    operation under it, bounded by a deadline and cut short by a stop event.
+    """
+
+    base_delay_s: float = 0.05
+    max_delay_s: float = 5.0
+    max_attempts: int = 12
+    jitter: Callable[[], float] = random.random
+    retries: Counter[str] = field(default_factory=Counter)
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        if isinstance(
+            exc, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
+        ):
+            return True
+        if isinstance(exc, botocore.exceptions.ClientError):
+            return error_code(exc) in RETRYABLE_CODES or _http_status(exc) >= 500
+        return False
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based)."""
+        return self.jitter() * min(self.max_delay_s, self.base_delay_s * 2.0 ** (attempt - 1))
+
+    def call(self, operation: Callable[[], T], deadline: float, stop: threading.Event) -> T:
+        attempt = 0
+        while True:
+            try:
+                return operation()
+            except Exception as exc:
+                if not self.is_retryable(exc):
+                    raise
+                attempt += 1
+                wait = self.delay(attempt)
+                if attempt >= self.max_attempts or time.monotonic() + wait >= deadline:
+                    raise
+                self.retries[error_code(exc)] += 1
+                if stop.wait(wait):
+                    raise
+
+
+@dataclass(frozen=True)
+class PutResult:
+    """What CloudWatch did with one request."""
+
+    delivered: int
+    rejected: Counter[str]
+
+
+def rejected_counts(info: Mapping[str, Any] | None, count: int) -> Counter[str]:
+    """Events of a request that CloudWatch refused, by reason, from ``rejectedLogEventsInfo``.
+
+    ``tooOldLogEventEndIndex`` and ``expiredLogEventEndIndex`` are exclusive ends of a
+    prefix; ``tooNewLogEventStartIndex`` is the inclusive start of a suffix.
+    """
+    rejected: Counter[str] = Counter()
+    if not info:
+        return rejected
+
+    def index(name: str, default: int) -> int:
+        value = info.get(name)
+        return min(max(value, 0), count) if isinstance(value, int) else default
+
+    too_old = index("tooOldLogEventEndIndex", 0)
+    expired = index("expiredLogEventEndIndex", 0)
+    too_new_start = max(index("tooNewLogEventStartIndex", count), too_old, expired)
+    for reason, number in (
+        ("rejected_too_old", too_old),
+        ("rejected_expired", max(0, expired - too_old)),
+        ("rejected_too_new", count - too_new_start),
+    ):
+        if number:
+            rejected[reason] = number
+    return rejected
+
+
+def make_client(
+    *,
+    session: boto3.session.Session | None,
+    region_name: str | None,
+    endpoint_url: str | None,
+    timeout_s: float,
+) -> Any:
+    """A CloudWatch Logs client whose only retries are the package's own."""
+    config = botocore.config.Config(
+        retries={"total_max_attempts": 1},
+        connect_timeout=min(5.0, timeout_s),
+        read_timeout=min(15.0, timeout_s),
+        user_agent_extra="otel-cwlogs",
+    )
+    try:
+        return (session or boto3.session.Session()).client(
+            "logs", region_name=region_name, endpoint_url=endpoint_url, config=config
+        )
+    except botocore.exceptions.NoRegionError:
+        raise ConfigError(
+            "region_name",
+            region_name,
+            "no AWS region is configured; pass region_name, or set "
+            "OTEL_EXPORTER_CLOUDWATCH_LOGS_REGION_NAME or AWS_REGION",
+        ) from None
+    except ValueError as exc:
+        raise ConfigError("endpoint_url", endpoint_url, str(exc)) from None
+
+
+class LogsEdge:
+    """PutLogEvents for the exporter, one request at a time per call.
+
+    Keeps the last sequence token per stream (CloudWatch ignores them since 2023; compatible
+    endpoints may not), creates a missing stream, or group and stream, on
+    ``ResourceNotFoundException``, and retries what is retryable under one
+    :class:`RetryPolicy`.
+    """
+
+    def __init__(
+        self,
+        client_factory: Callable[[], Any],
+        *,
+        owns_client: bool,
+        create_log_group: bool,
+        retention_in_days: int | None,
+        tags: Mapping[str, str],
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self._factory = client_factory
+        self._owns_client = owns_client
+        self._client = client_factory()
+        self._pid = os.getpid()
+        self._create_log_group = create_log_group
+        self._retention = retention_in_days
+        self._tags = dict(tags)
+        self.policy = policy or RetryPolicy()
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._tokens: dict[Route, str] = {}
+        self._retention_known: dict[str, int] = {}
+
+    @property
+    def client(self) -> Any:
+        """The boto3 client; re-made in a forked child (boto3 clients are not fork-safe)."""
+        pid = os.getpid()
+        if pid != self._pid and self._owns_client:
+            with self._lock:
+                if pid != self._pid:
+                    self._client = self._factory()
+                    self._tokens.clear()
+                    self._pid = pid
+        return self._client
+
+    def known_retention(self, group: str) -> int | None:
+        """The retention of a group this process created, else None (unknown)."""
+        return self._retention_known.get(group)
+
+    @suppressed
+    def put(self, route: Route, events: Sequence[LogEvent], deadline: float) -> PutResult:
+        """Send one request; raises :class:`DeliveryError` when it cannot be delivered."""
+        try:
+            return self._put(route, events, deadline)
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise DeliveryError(error_code(exc), str(exc)) from None
+
+    def _put(self, route: Route, events: Sequence[LogEvent], deadline: float) -> PutResult:
+        log_events = [{"timestamp": e.timestamp, "message": e.message} for e in events]
+        created = False
+        token_tries = 0
+        while True:
+            params: dict[str, Any] = {
+                "logGroupName": route.group,
+                "logStreamName": route.stream,
+                "logEvents": log_events,
+            }
+            token = self._tokens.get(route)
+            if token is not None:
+                params["sequenceToken"] = token
+            try:
+                response = self.policy.call(
+                    functools.partial(self._send, params), deadline, self.stop
+                )
+            except botocore.exceptions.ClientError as exc:
+                code = error_code(exc)
+                expected = exc.response.get("expectedSequenceToken")
+                if code == "DataAlreadyAcceptedException":
+                    self._set_token(route, expected)
+                    return PutResult(len(events), Counter())
+                if code == "InvalidSequenceTokenException" and token_tries < 3:
+                    token_tries += 1
+                    self._set_token(route, expected)
+                    continue
+                if code == "ResourceNotFoundException" and not created:
+                    created = True
+                    self._tokens.pop(route, None)
+                    self._create_stream(route, deadline)
+                    continue
+                raise
+            self._set_token(route, response.get("nextSequenceToken"))
+            rejected = rejected_counts(response.get("rejectedLogEventsInfo"), len(events))
+            return PutResult(len(events) - sum(rejected.values()), rejected)
+
+    def _send(self, params: dict[str, Any]) -> Any:
+        return self.client.put_log_events(**params)
+
+    def _set_token(self, route: Route, token: object) -> None:
+        if isinstance(token, str) and token:
+            self._tokens[route] = token
+        else:
+            self._tokens.pop(route, None)
+
+    def _call(self, deadline: float, method: str, **params: Any) -> None:
+        """One creation call; "already exists" counts as done."""
+        try:
+            self.policy.call(lambda: getattr(self.client, method)(**params), deadline, self.stop)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) != "ResourceAlreadyExistsException":
+                raise
+
+    def _create_stream(self, route: Route, deadline: float) -> None:
+        try:
+            self._call(
+                deadline, "create_log_stream", logGroupName=route.group, logStreamName=route.stream
+            )
+            return
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+        if not self._create_log_group:
+            raise DeliveryError(
+                "ResourceNotFoundException",
+                f"log group {route.group!r} does not exist and create_log_group is off",
+            )
+        group_params: dict[str, Any] = {"logGroupName": route.group}
+        if self._tags:
+            group_params["tags"] = self._tags
+        self._call(deadline, "create_log_group", **group_params)
+        logger.info("created log group %s", route.group)
+        if self._retention is not None:
+            self._call(
+                deadline,
+                "put_retention_policy",
+                logGroupName=route.group,
+                retentionInDays=self._retention,
+            )
+            self._retention_known[route.group] = self._retention
+        self._call(
+            deadline, "create_log_stream", logGroupName=route.group, logStreamName=route.stream
+        )
+
+    def close(self) -> None:
+        self.stop.set()
+        if self._owns_client:
+            close = getattr(self._client, "close", None)
+            if callable(close):
+                close()

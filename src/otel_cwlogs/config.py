@@ -1,0 +1,198 @@
+"""Settings: explicit keyword arguments first, then the environment, then defaults.
+
+Every keyword ``foo`` is also read from ``OTEL_EXPORTER_CLOUDWATCH_LOGS_FOO``. A bad value
+fails at construction with a :class:`~otel_cwlogs.errors.ConfigError` that names the
+keyword or the variable it came from, the value, and what is accepted. The standard AWS
+variables (``AWS_REGION``, ``AWS_PROFILE``, ``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS``, ...) are
+left to boto3's own resolution.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar, cast
+
+from .errors import ConfigError
+from .events import MAX_EVENT_BYTES, MIN_MAX_EVENT_BYTES, MessageFormat, Oversize
+
+ENV_PREFIX = "OTEL_EXPORTER_CLOUDWATCH_LOGS_"
+
+RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+"""AWS: the values PutRetentionPolicy accepts."""
+
+MAX_TAGS = 50
+_TAG_KEY = re.compile(r"[\w\s.:/=+\-@]{1,128}")
+_TAG_VALUE = re.compile(r"[\w\s.:/=+\-@]{0,256}")
+
+T = TypeVar("T")
+
+
+def env_name(keyword: str) -> str:
+    return ENV_PREFIX + keyword.upper()
+
+
+def resolve(
+    keyword: str,
+    explicit: object,
+    *,
+    default: T,
+    convert: Callable[[Any], T],
+    accepted: str,
+    environ: Mapping[str, str] | None = None,
+) -> T:
+    """The value of one setting: ``explicit`` if given, else its variable, else ``default``."""
+    if explicit is not None:
+        source, raw = keyword, explicit
+    else:
+        source = env_name(keyword)
+        text = (os.environ if environ is None else environ).get(source, "").strip()
+        if not text:
+            return default
+        raw = text
+    try:
+        return convert(raw)
+    except (ValueError, TypeError):
+        raise ConfigError(source, raw, f"expected {accepted}") from None
+
+
+def to_str(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(value)
+    return value
+
+
+def to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+    raise ValueError(value)
+
+
+def to_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(value)
+    return int(value)
+
+
+def one_of(*options: T) -> Callable[[Any], T]:
+    def convert(value: Any) -> T:
+        if isinstance(value, str) and not isinstance(options[0], str):
+            value = to_int(value)
+        elif isinstance(value, str):
+            value = value.strip().lower()
+        if isinstance(value, bool) or value not in options:
+            raise ValueError(value)
+        return cast(T, value)
+
+    return convert
+
+
+def int_between(low: int, high: int) -> Callable[[Any], int]:
+    def convert(value: Any) -> int:
+        number = to_int(value)
+        if not low <= number <= high:
+            raise ValueError(value)
+        return number
+
+    return convert
+
+
+def positive_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(value)
+    number = float(value)
+    if not 0 < number < float("inf"):
+        raise ValueError(value)
+    return number
+
+
+def to_tags(value: Any) -> dict[str, str]:
+    """Tags for a created log group: a mapping, or ``key=value,key2=value2`` text."""
+    if isinstance(value, str):
+        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError(value)
+        value = {k.strip(): v.strip() for k, v in pairs}
+    if not isinstance(value, Mapping) or len(value) > MAX_TAGS:
+        raise ValueError(value)
+    tags = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise TypeError(value)
+        if not _TAG_KEY.fullmatch(key) or key.startswith("aws:") or not _TAG_VALUE.fullmatch(item):
+            raise ValueError(value)
+        tags[key] = item
+    return tags
+
+
+@dataclass(frozen=True)
+class ExporterConfig:
+    """The exporter's resolved settings."""
+
+    log_group_name: str | None
+    log_stream_name: str | None
+    region_name: str | None
+    endpoint_url: str | None
+    create_log_group: bool
+    retention_in_days: int | None
+    tags: dict[str, str]
+    message_format: MessageFormat
+    max_event_bytes: int
+    oversize: Oversize
+    export_timeout_millis: float
+
+    @classmethod
+    def resolve(cls, environ: Mapping[str, str] | None = None, **explicit: Any) -> ExporterConfig:
+        def get(keyword: str, default: Any, convert: Callable[[Any], Any], accepted: str) -> Any:
+            return resolve(
+                keyword,
+                explicit.get(keyword),
+                default=default,
+                convert=convert,
+                accepted=accepted,
+                environ=environ,
+            )
+
+        text = "a non-empty string"
+        return cls(
+            log_group_name=get("log_group_name", None, to_str, "a log group name or template"),
+            log_stream_name=get("log_stream_name", None, to_str, "a log stream name or template"),
+            region_name=get("region_name", None, to_str, text),
+            endpoint_url=get("endpoint_url", None, to_str, "a URL"),
+            create_log_group=get("create_log_group", True, to_bool, "true or false"),
+            retention_in_days=get(
+                "retention_in_days",
+                None,
+                one_of(*RETENTION_DAYS),
+                "one of " + ", ".join(map(str, RETENTION_DAYS)),
+            ),
+            tags=get(
+                "tags",
+                {},
+                to_tags,
+                f"at most {MAX_TAGS} tags as key=value,key2=value2 (keys 1-128, values 0-256 of "
+                "letters, digits, spaces and _ . : / = + - @; keys not starting with aws:)",
+            ),
+            message_format=get("message_format", "json", one_of("json", "body"), "json or body"),
+            max_event_bytes=get(
+                "max_event_bytes",
+                MAX_EVENT_BYTES,
+                int_between(MIN_MAX_EVENT_BYTES, MAX_EVENT_BYTES),
+                f"an integer from {MIN_MAX_EVENT_BYTES} to {MAX_EVENT_BYTES}",
+            ),
+            oversize=get("oversize", "truncate", one_of("truncate", "split"), "truncate or split"),
+            export_timeout_millis=get(
+                "export_timeout_millis", 30_000.0, positive_float, "a number of ms above 0"
+            ),
+        )

@@ -1,0 +1,324 @@
+"""Log record -> InputLogEvent: message layout, UTF-8 sizing and repair, oversize handling.
+
+Pure: no I/O, no clock (the caller passes "now"), no shared state.
+
+The ``json`` layout uses the field names of the OpenTelemetry Collector's
+awscloudwatchlogs exporter (``body``, ``severity_number``, ``severity_text``,
+``dropped_attributes_count``, ``flags``, ``trace_id``, ``span_id``, ``attributes``,
+``scope``, ``resource``; empty fields left out), so Logs Insights queries work the same on
+logs shipped either way. The ``body`` layout sends the body as text.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ._sdk import RecordView
+
+EVENT_OVERHEAD = 26
+"""AWS limit: each event counts as its UTF-8 message bytes plus 26."""
+
+MAX_EVENT_BYTES = 1_048_576
+"""AWS limit: the largest event (message bytes + 26) CloudWatch accepts today (1 MB)."""
+
+MIN_MAX_EVENT_BYTES = 262_144
+"""The event size limit of older CloudWatch-compatible endpoints (256 KiB)."""
+
+MAX_DEPTH = 100
+"""Nesting deeper than this in a body or attribute value is replaced by a marker."""
+
+TRUNCATED_SUFFIX = "[Truncated...]"
+"""Appended to a cut ``body``-format message (the same marker as the OTel Collector)."""
+
+DEPTH_MARKER = "[nested too deep]"
+
+MessageFormat = Literal["json", "body"]
+Oversize = Literal["truncate", "split"]
+
+_SCALAR_FIELDS = ("severity_number", "severity_text", "flags", "trace_id", "span_id")
+_SCALAR_MAX = 256  # a scalar field longer than this is not repeated in a cut document's frame
+_INT_MAX_BITS = 10_000  # below Python's 4300-digit int->str limit
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """One InputLogEvent, with its size as PutLogEvents counts it."""
+
+    timestamp: int
+    message: str
+    size: int
+
+
+def make_event(timestamp: int, message: str) -> LogEvent:
+    """An event from a message that is already valid UTF-8 text."""
+    return LogEvent(timestamp, message, len(message.encode("utf-8")) + EVENT_OVERHEAD)
+
+
+def _safe_str(value: object) -> str:
+    for render in (str, repr):
+        try:
+            return render(value)
+        except Exception:
+            continue
+    return f"<unprintable {type(value).__name__}>"
+
+
+def _float(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def to_json_value(value: Any, counts: Counter[str] | None = None, depth: int = 0) -> Any:
+    """Turn an OTel AnyValue (or anything else) into something ``json.dumps`` accepts.
+
+    bytes become base64 text, non-finite floats the strings "NaN"/"Infinity"/"-Infinity",
+    unknown objects their ``str()``; nesting past :data:`MAX_DEPTH` (cycles included)
+    becomes a marker, counted in ``counts["depth_limited"]``.
+    """
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        return value if value.bit_length() <= _INT_MAX_BITS else hex(value)
+    if isinstance(value, float):
+        return _float(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, (Mapping, Sequence)):
+        if depth >= MAX_DEPTH:
+            if counts is not None:
+                counts["depth_limited"] += 1
+            return DEPTH_MARKER
+        if isinstance(value, Mapping):
+            return {
+                k if isinstance(k, str) else _safe_str(k): to_json_value(v, counts, depth + 1)
+                for k, v in value.items()
+            }
+        return [to_json_value(v, counts, depth + 1) for v in value]
+    return _safe_str(value)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _repair(text: str) -> str:
+    """Valid text from text with lone surrogates: pairs are joined, lone ones become U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _repair_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return _repair(value)
+    if isinstance(value, dict):
+        return {_repair(k): _repair_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_repair_value(v) for v in value]
+    return value
+
+
+def timestamp_ms(record: RecordView, now_ms: int) -> int:
+    """The record's time in ms: its timestamp, else its observed timestamp, else now.
+
+    0 counts as unset (as in OTLP). Out-of-range values are kept: batching sets them aside.
+    """
+    for value in (record.timestamp, record.observed_timestamp):
+        ns = _as_ns(value)
+        if ns:
+            return ns // 1_000_000
+    return now_ms
+
+
+def _as_ns(value: object) -> int | None:
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def record_document(record: RecordView, counts: Counter[str] | None = None) -> dict[str, Any]:
+    """The ``json``-format document of a record, in the Collector's field order."""
+    doc: dict[str, Any] = {}
+    if record.body is not None:
+        doc["body"] = to_json_value(record.body, counts)
+    if record.severity_number:
+        doc["severity_number"] = record.severity_number
+    if record.severity_text:
+        doc["severity_text"] = _safe_str(record.severity_text)
+    if record.dropped_attributes:
+        doc["dropped_attributes_count"] = record.dropped_attributes
+    if record.trace_flags:
+        doc["flags"] = record.trace_flags
+    if record.trace_id:
+        doc["trace_id"] = format(record.trace_id & (2**128 - 1), "032x")
+    if record.span_id:
+        doc["span_id"] = format(record.span_id & (2**64 - 1), "016x")
+    if record.attributes:
+        doc["attributes"] = to_json_value(record.attributes, counts)
+    if record.scope_name:
+        scope: dict[str, Any] = {"name": _safe_str(record.scope_name)}
+        if record.scope_version:
+            scope["version"] = _safe_str(record.scope_version)
+        if record.scope_attributes:
+            scope["attributes"] = to_json_value(record.scope_attributes, counts)
+        doc["scope"] = scope
+    if record.resource_attributes:
+        doc["resource"] = to_json_value(record.resource_attributes, counts)
+    return doc
+
+
+def _utf8_cut(data: bytes, limit: int) -> int:
+    """The largest cut position <= limit that does not split a UTF-8 sequence."""
+    if limit >= len(data):
+        return len(data)
+    cut = max(limit, 0)
+    while cut > 0 and (data[cut] & 0xC0) == 0x80:
+        cut -= 1
+    return cut
+
+
+def _escaped_len(text: str) -> int:
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8")) - 2
+
+
+def _take(data: bytes, budget: int, escaped: bool) -> int:
+    """How many leading bytes of UTF-8 ``data`` fit in ``budget``.
+
+    Measured raw, or, with ``escaped``, as the inside of a JSON string literal.
+    """
+    cut = _utf8_cut(data, budget)
+    if not escaped:
+        return cut
+    while cut > 0:
+        size = _escaped_len(data[:cut].decode("utf-8"))
+        if size <= budget:
+            return cut
+        cut = _utf8_cut(data, min(cut - 1, cut * budget // size))
+    return 0
+
+
+def _chunks(data: bytes, budget: int, escaped: bool) -> list[str]:
+    parts: list[str] = []
+    start = 0
+    while start < len(data):
+        cut = _take(data[start:], budget, escaped)
+        if cut == 0:  # cannot happen with budgets above 24 bytes; guard against a loop
+            raise ValueError("split budget too small")
+        parts.append(data[start : start + cut].decode("utf-8"))
+        start += cut
+    return parts
+
+
+class EventEncoder:
+    """Turns records into events no larger than ``max_event_bytes`` (message + 26).
+
+    ``counts`` passed to :meth:`encode` receives one increment per notable thing done to a
+    record: ``repaired`` (invalid text replaced), ``truncated``, ``split``,
+    ``empty`` (a ``body``-format record with an empty body, dropped), ``depth_limited``.
+    """
+
+    def __init__(
+        self,
+        message_format: MessageFormat = "json",
+        max_event_bytes: int = MAX_EVENT_BYTES,
+        oversize: Oversize = "truncate",
+    ) -> None:
+        if max_event_bytes < 1024:
+            raise ValueError("max_event_bytes must be at least 1024")
+        self.message_format = message_format
+        self.max_event_bytes = max_event_bytes
+        self.oversize = oversize
+        self._max_message = max_event_bytes - EVENT_OVERHEAD
+
+    def encode(self, record: RecordView, now_ms: int, counts: Counter[str]) -> list[LogEvent]:
+        ts = timestamp_ms(record, now_ms)
+        if self.message_format == "json":
+            return self._encode_json(record_document(record, counts), ts, counts)
+        body = record.body
+        text = body if isinstance(body, str) else _dumps(to_json_value(body, counts))
+        return self._encode_text(text, ts, counts)
+
+    def _encode_text(self, text: str, ts: int, counts: Counter[str]) -> list[LogEvent]:
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:
+            counts["repaired"] += 1
+            text = _repair(text)
+            data = text.encode("utf-8")
+        if not data:
+            counts["empty"] += 1
+            return []
+        if len(data) <= self._max_message:
+            return [LogEvent(ts, text, len(data) + EVENT_OVERHEAD)]
+        if self.oversize == "truncate":
+            counts["truncated"] += 1
+            marker = TRUNCATED_SUFFIX.encode("utf-8")
+            cut = _take(data, self._max_message - len(marker), escaped=False)
+            return [make_event(ts, (data[:cut] + marker).decode("utf-8"))]
+        counts["split"] += 1
+        split_id = os.urandom(8).hex()
+        reserve = len(f"[split {split_id} 999999/999999] ")
+        chunks = _chunks(data, self._max_message - reserve, escaped=False)
+        n = len(chunks)
+        return [
+            make_event(ts, f"[split {split_id} {i}/{n}] {chunk}")
+            for i, chunk in enumerate(chunks, start=1)
+        ]
+
+    def _encode_json(self, doc: dict[str, Any], ts: int, counts: Counter[str]) -> list[LogEvent]:
+        message = _dumps(doc)
+        try:
+            data = message.encode("utf-8")
+        except UnicodeEncodeError:
+            counts["repaired"] += 1
+            doc = _repair_value(doc)
+            message = _dumps(doc)
+            data = message.encode("utf-8")
+        if len(data) <= self._max_message:
+            return [LogEvent(ts, message, len(data) + EVENT_OVERHEAD)]
+        frame, content, kind = self._frame(doc)
+        content_bytes = content.encode("utf-8")
+        if self.oversize == "truncate":
+            counts["truncated"] += 1
+            frame["truncated"] = {"content": kind, "original_bytes": len(data)}
+            budget = self._max_message - len(_dumps({"body": "", **frame}).encode("utf-8"))
+            cut = _take(content_bytes, budget, escaped=True)
+            kept = content_bytes[:cut].decode("utf-8")
+            return [make_event(ts, _dumps({"body": kept, **frame}))]
+        counts["split"] += 1
+        split = {"id": os.urandom(8).hex(), "part": 999_999, "parts": 999_999, "content": kind}
+        budget = self._max_message - len(_dumps({"body": "", **frame, "split": split}).encode())
+        chunks = _chunks(content_bytes, budget, escaped=True)
+        events = []
+        for i, chunk in enumerate(chunks, start=1):
+            split = {**split, "part": i, "parts": len(chunks)}
+            events.append(make_event(ts, _dumps({"body": chunk, **frame, "split": split})))
+        return events
+
+    def _frame(self, doc: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
+        """What to keep whole and what text to cut, for an oversize document.
+
+        Normally the body is cut (its JSON text, if it is not a string) and every other
+        field is kept. When the other fields alone take more than half the limit, the whole
+        document's JSON text is cut instead, under a frame of the small scalar fields.
+        """
+        body = doc.get("body")
+        frame = {k: v for k, v in doc.items() if k != "body"}
+        if len(_dumps(frame).encode("utf-8")) <= self._max_message // 2:
+            if isinstance(body, str):
+                return frame, body, "body"
+            return frame, _dumps(body), "body_json"
+        frame = {
+            k: doc[k] for k in _SCALAR_FIELDS if k in doc and len(_dumps(doc[k])) <= _SCALAR_MAX
+        }
+        return frame, _dumps(doc), "document"

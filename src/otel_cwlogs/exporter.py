@@ -1,0 +1,271 @@
+"""``CloudWatchLogExporter``: the OpenTelemetry-facing shell over events, batching and the edge."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import boto3
+
+from ._diag import RateLimitedLog
+from ._sdk import ExporterBase, ExportResult, view
+from .batching import plan_requests
+from .client import DeliveryError, LogsEdge, RetryPolicy, make_client
+from .config import ExporterConfig, env_name
+from .events import EventEncoder, LogEvent
+from .routing import Route, Router
+
+NOT_RETRYABLE_HINTS = {
+    "AccessDeniedException": "the credentials lack an IAM permission (logs:PutLogEvents, "
+    "logs:CreateLogStream, logs:CreateLogGroup, logs:PutRetentionPolicy)",
+    "UnrecognizedClientException": "the AWS access key id or secret key is not valid",
+    "InvalidParameterException": "CloudWatch refused the request's parameters",
+    "ResourceNotFoundException": "the log group or stream does not exist",
+}
+
+
+@dataclass(frozen=True)
+class ExporterStats:
+    """Counters since the exporter was made.
+
+    ``dropped`` counts events by reason, except ``invalid_record`` (a batch item that is
+    not a log record), ``empty`` (a ``body``-format record with an empty body) and
+    ``after_shutdown``, which count records. ``modified`` counts records that were
+    ``repaired`` (invalid text), ``truncated``, ``split`` or ``depth_limited``.
+    """
+
+    records: int
+    events: int
+    delivered: int
+    requests: int
+    failed_requests: int
+    retries: Mapping[str, int]
+    dropped: Mapping[str, int]
+    modified: Mapping[str, int]
+
+
+_MODIFIED = ("repaired", "truncated", "split", "depth_limited")
+
+
+class CloudWatchLogExporter(ExporterBase):
+    """Exports OpenTelemetry log records to CloudWatch Logs with PutLogEvents.
+
+    Every argument may be left out; it is then read from ``OTEL_EXPORTER_CLOUDWATCH_LOGS_<NAME>``
+    (e.g. ``..._LOG_GROUP_NAME``), else defaults apply. ``log_group_name`` and
+    ``log_stream_name`` are templates over resource attributes (see :mod:`otel_cwlogs.routing`).
+    Pass a ready boto3 ``logs`` ``client``, or a boto3 ``session`` to make one from.
+    """
+
+    def __init__(
+        self,
+        *,
+        log_group_name: str | None = None,
+        log_stream_name: str | None = None,
+        region_name: str | None = None,
+        endpoint_url: str | None = None,
+        client: Any = None,
+        session: boto3.session.Session | None = None,
+        create_log_group: bool | None = None,
+        retention_in_days: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        message_format: str | None = None,
+        max_event_bytes: int | None = None,
+        oversize: str | None = None,
+        export_timeout_millis: float | None = None,
+    ) -> None:
+        config = ExporterConfig.resolve(
+            log_group_name=log_group_name,
+            log_stream_name=log_stream_name,
+            region_name=region_name,
+            endpoint_url=endpoint_url,
+            create_log_group=create_log_group,
+            retention_in_days=retention_in_days,
+            tags=tags,
+            message_format=message_format,
+            max_event_bytes=max_event_bytes,
+            oversize=oversize,
+            export_timeout_millis=export_timeout_millis,
+        )
+        self.config = config
+        self._router = Router(
+            config.log_group_name,
+            config.log_stream_name,
+            group_setting="log_group_name" if log_group_name else env_name("log_group_name"),
+            stream_setting="log_stream_name" if log_stream_name else env_name("log_stream_name"),
+        )
+        self._encoder = EventEncoder(config.message_format, config.max_event_bytes, config.oversize)
+        timeout_s = config.export_timeout_millis / 1000
+
+        def factory() -> Any:
+            return make_client(
+                session=session,
+                region_name=config.region_name,
+                endpoint_url=config.endpoint_url,
+                timeout_s=timeout_s,
+            )
+
+        self._edge = LogsEdge(
+            (lambda: client) if client is not None else factory,
+            owns_client=client is None,
+            create_log_group=config.create_log_group,
+            retention_in_days=config.retention_in_days,
+            tags=config.tags,
+            policy=RetryPolicy(),
+        )
+        self._timeout_s = timeout_s
+        self._shutdown = False
+        self._export_lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self._report = RateLimitedLog()
+        self._records = self._events = self._delivered = 0
+        self._requests = self._failed_requests = 0
+        self._dropped: Counter[str] = Counter()
+        self._modified: Counter[str] = Counter()
+
+    def export(self, batch: Sequence[Any]) -> ExportResult:
+        """Send a batch; never raises. FAILURE only when some events could not be delivered."""
+        if self._shutdown:
+            self._count(dropped=Counter(after_shutdown=len(batch)))
+            self._report.log("shutdown", logging.WARNING, "export after shutdown: records dropped")
+            return ExportResult.FAILURE
+        try:
+            with self._export_lock:
+                return self._export(batch)
+        except Exception:
+            self._report.log("export-error", logging.ERROR, "export failed", exc_info=True)
+            return ExportResult.FAILURE
+
+    def _export(self, batch: Sequence[Any]) -> ExportResult:
+        now_ms = int(time.time() * 1000)
+        deadline = time.monotonic() + self._timeout_s
+        notes: Counter[str] = Counter()
+        by_route: dict[Route, list[LogEvent]] = {}
+        for item in batch:
+            try:
+                record = view(item)
+                route = self._router.route(record.resource_key, record.resource_attributes)
+                events = self._encoder.encode(record, now_ms, notes)
+            except Exception:
+                notes["invalid_record"] += 1
+                continue
+            by_route.setdefault(route, []).extend(events)
+
+        dropped = Counter({k: v for k, v in notes.items() if k not in _MODIFIED})
+        modified = Counter({k: v for k, v in notes.items() if k in _MODIFIED})
+        delivered = requests = failed = event_count = 0
+        for route, route_events in by_route.items():
+            event_count += len(route_events)
+            plan = plan_requests(
+                route_events, now_ms, retention_days=self._edge.known_retention(route.group)
+            )
+            dropped.update(plan.dropped)
+            for request in plan.requests:
+                try:
+                    result = self._edge.put(route, request, deadline)
+                except DeliveryError as exc:
+                    failed += 1
+                    dropped["undeliverable"] += len(request)
+                    self._report_failure(route, exc, len(request))
+                    continue
+                requests += 1
+                delivered += result.delivered
+                dropped.update(result.rejected)
+        self._count(
+            records=len(batch),
+            events=event_count,
+            delivered=delivered,
+            requests=requests,
+            failed=failed,
+            dropped=dropped,
+            modified=modified,
+        )
+        self._report_notes(dropped, modified)
+        return ExportResult.FAILURE if failed else ExportResult.SUCCESS
+
+    def _count(
+        self,
+        *,
+        records: int = 0,
+        events: int = 0,
+        delivered: int = 0,
+        requests: int = 0,
+        failed: int = 0,
+        dropped: Counter[str] | None = None,
+        modified: Counter[str] | None = None,
+    ) -> None:
+        with self._stats_lock:
+            self._records += records
+            self._events += events
+            self._delivered += delivered
+            self._requests += requests
+            self._failed_requests += failed
+            self._dropped.update(dropped or {})
+            self._modified.update(modified or {})
+
+    def _report_notes(self, dropped: Counter[str], modified: Counter[str]) -> None:
+        if dropped:
+            self._report.log(
+                "dropped",
+                logging.WARNING,
+                "events not delivered in this export, by reason: %s",
+                _describe(dropped),
+            )
+        if modified:
+            self._report.log(
+                "modified",
+                logging.WARNING,
+                "records changed to fit CloudWatch in this export: %s",
+                _describe(modified),
+            )
+
+    def _report_failure(self, route: Route, exc: DeliveryError, count: int) -> None:
+        hint = NOT_RETRYABLE_HINTS.get(exc.code, "retries did not succeed before the timeout")
+        self._report.log(
+            f"failure:{exc.code}",
+            logging.ERROR,
+            "could not deliver %d events to log group %s, stream %s: %s (%s): %s",
+            count,
+            route.group,
+            route.stream,
+            exc.code,
+            hint,
+            exc.detail,
+        )
+
+    def stats(self) -> ExporterStats:
+        """A snapshot of the exporter's counters."""
+        with self._stats_lock:
+            return ExporterStats(
+                records=self._records,
+                events=self._events,
+                delivered=self._delivered,
+                requests=self._requests,
+                failed_requests=self._failed_requests,
+                retries=MappingProxyType(dict(self._edge.policy.retries)),
+                dropped=MappingProxyType(dict(self._dropped)),
+                modified=MappingProxyType(dict(self._modified)),
+            )
+
+    def force_flush(self, timeout_millis: float = 30_000) -> bool:
+        """Nothing is buffered in the exporter: every export call sends before it returns."""
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000) -> None:
+        """Stop: wait up to ``timeout_millis`` for an export in flight, then close the client."""
+        self._shutdown = True
+        acquired = self._export_lock.acquire(timeout=max(timeout_millis, 0) / 1000)
+        try:
+            self._edge.close()
+        finally:
+            if acquired:
+                self._export_lock.release()
+
+
+def _describe(counts: Counter[str]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in sorted(counts.items()))

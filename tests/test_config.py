@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from otel_cwlogs import CloudWatchLogExporter, ConfigError
+from otel_cwlogs.config import ExporterConfig
+
+
+def test_defaults() -> None:
+    config = ExporterConfig.resolve(environ={})
+    assert config.log_group_name is None
+    assert config.create_log_group is True
+    assert config.retention_in_days is None
+    assert config.tags == {}
+    assert config.message_format == "json"
+    assert config.max_event_bytes == 1_048_576
+    assert config.oversize == "truncate"
+    assert config.export_timeout_millis == 30_000
+
+
+def test_environment_is_read_and_explicit_arguments_win() -> None:
+    env = {
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_GROUP_NAME": "/env/group",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_STREAM_NAME": "env-stream",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_CREATE_LOG_GROUP": "false",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_RETENTION_IN_DAYS": "30",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_TAGS": "team=core, env = prod",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_MESSAGE_FORMAT": "BODY",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_MAX_EVENT_BYTES": "262144",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_OVERSIZE": "split",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_EXPORT_TIMEOUT_MILLIS": "500",
+    }
+    config = ExporterConfig.resolve(environ=env)
+    assert config.log_group_name == "/env/group"
+    assert config.log_stream_name == "env-stream"
+    assert config.create_log_group is False
+    assert config.retention_in_days == 30
+    assert config.tags == {"team": "core", "env": "prod"}
+    assert config.message_format == "body"
+    assert config.max_event_bytes == 262_144
+    assert config.oversize == "split"
+    assert config.export_timeout_millis == 500
+    config = ExporterConfig.resolve(environ=env, log_group_name="/arg", retention_in_days=7)
+    assert config.log_group_name == "/arg"
+    assert config.retention_in_days == 7
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "accepted"),
+    [
+        ("RETENTION_IN_DAYS", "2", "one of 1, 3, 5"),
+        ("RETENTION_IN_DAYS", "abc", "one of 1, 3, 5"),
+        ("CREATE_LOG_GROUP", "maybe", "true or false"),
+        ("MESSAGE_FORMAT", "xml", "json or body"),
+        ("OVERSIZE", "drop", "truncate or split"),
+        ("MAX_EVENT_BYTES", "1048577", "262144 to 1048576"),
+        ("MAX_EVENT_BYTES", "1000", "262144 to 1048576"),
+        ("TAGS", "novalue", "key=value"),
+        ("TAGS", "aws:reserved=x", "key=value"),
+        ("EXPORT_TIMEOUT_MILLIS", "-1", "above 0"),
+    ],
+)
+def test_bad_environment_values_name_the_variable(variable: str, value: str, accepted: str) -> None:
+    name = "OTEL_EXPORTER_CLOUDWATCH_LOGS_" + variable
+    with pytest.raises(ConfigError) as info:
+        ExporterConfig.resolve(environ={name: value})
+    message = str(info.value)
+    assert name in message
+    assert repr(value) in message
+    assert accepted in message
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value"),
+    [
+        ("retention_in_days", 2),
+        ("retention_in_days", True),
+        ("max_event_bytes", 10),
+        ("message_format", "xml"),
+        ("tags", {"k": 1}),
+        ("create_log_group", "yes please"),
+    ],
+)
+def test_bad_arguments_name_the_keyword(keyword: str, value: Any) -> None:
+    with pytest.raises(ConfigError, match=f"{keyword}="):
+        ExporterConfig.resolve(environ={}, **{keyword: value})
+
+
+def test_exporter_fails_fast_on_a_bad_template_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, moto_endpoint: str
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_STREAM_NAME", "a:b")
+    with pytest.raises(ConfigError, match="OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_STREAM_NAME"):
+        CloudWatchLogExporter(endpoint_url=moto_endpoint)
+
+
+def test_exporter_without_a_region_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    with pytest.raises(ConfigError, match=r"region_name.*AWS_REGION"):
+        CloudWatchLogExporter()
+
+
+def test_exporter_takes_its_names_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, moto_endpoint: str
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_GROUP_NAME", "/from/env")
+    monkeypatch.setenv("OTEL_EXPORTER_CLOUDWATCH_LOGS_ENDPOINT_URL", moto_endpoint)
+    exporter = CloudWatchLogExporter()
+    assert exporter.config.log_group_name == "/from/env"
+    assert exporter.config.endpoint_url == moto_endpoint
+    exporter.shutdown()
