@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Callable
 
 import boto3
 import pytest
@@ -92,6 +93,17 @@ def read_events(logs: Any, group: str, stream: str) -> list[dict[str, Any]]:
         if page["nextForwardToken"] == token:
             return events
         token = page["nextForwardToken"]
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
 
 
 def stream_names(logs: Any, group: str) -> list[str]:

@@ -25,6 +25,7 @@ class Fault:
     times: int
     status: int = 400
     body: dict[str, Any] = field(default_factory=dict)
+    when: str = ""  # only requests whose body contains this text
 
 
 class FaultProxy:
@@ -54,11 +55,18 @@ class FaultProxy:
         self._thread.start()
 
     def error(
-        self, operation: str, code: str, *, times: int = 1, status: int = 400, **fields: Any
+        self,
+        operation: str,
+        code: str,
+        *,
+        times: int = 1,
+        status: int = 400,
+        when: str = "",
+        **fields: Any,
     ) -> None:
-        """Answer the next ``times`` calls of ``operation`` with an AWS JSON error."""
+        """Answer the next ``times`` calls of ``operation`` (containing ``when``) with an error."""
         body = {"__type": code, "message": fields.pop("message", code), **fields}
-        self._add(operation, Fault("error", times, status, body))
+        self._add(operation, Fault("error", times, status, body, when))
 
     def reset(self, operation: str, *, times: int = 1) -> None:
         """Drop the connection of the next ``times`` calls before any response."""
@@ -80,24 +88,23 @@ class FaultProxy:
         with self._lock:
             self._faults.setdefault(operation, []).append(fault)
 
-    def _next_fault(self, operation: str) -> Fault | None:
+    def _next_fault(self, operation: str, body: bytes) -> Fault | None:
         with self._lock:
             self.hits[operation] += 1
-            queue = self._faults.get(operation)
-            if not queue:
-                return None
-            fault = queue[0]
-            fault.times -= 1
-            if fault.times <= 0:
-                queue.pop(0)
-            return fault
+            for fault in self._faults.get(operation, []):
+                if fault.when.encode() in body:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults[operation].remove(fault)
+                    return fault
+            return None
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length)
         target = handler.headers.get("X-Amz-Target", "")
         operation = target.rsplit(".", 1)[-1]
-        fault = self._next_fault(operation)
+        fault = self._next_fault(operation, body)
         if fault is not None and fault.kind == "reset":
             sock = handler.connection
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

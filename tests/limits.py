@@ -54,6 +54,7 @@ class Recorder:
 
     max_event_bytes: int = 1_048_576
     requests: list[dict[str, Any]] = field(default_factory=list)
+    sent_at: list[float] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -67,6 +68,7 @@ class Recorder:
         found = request_problems(body, self.max_event_bytes)
         with self.lock:
             self.requests.append(body)
+            self.sent_at.append(time.monotonic())
             self.problems.extend(found)
 
     def attach(self, events: Any) -> None:

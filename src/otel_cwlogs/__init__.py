@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from .errors import ConfigError
 from .exporter import CloudWatchLogExporter, ExporterStats
+from .processor import CloudWatchLogRecordProcessor, ProcessorStats
 
-__all__ = ["CloudWatchLogExporter", "ConfigError", "ExporterStats"]
+__all__ = [
+    "CloudWatchLogExporter",
+    "CloudWatchLogRecordProcessor",
+    "ConfigError",
+    "ExporterStats",
+    "ProcessorStats",
+]
 __version__ = "0.1.0"

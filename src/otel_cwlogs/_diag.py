@@ -7,6 +7,8 @@ import threading
 import time
 from typing import Callable
 
+from ._guard import guarded
+
 logger = logging.getLogger("otel_cwlogs")
 
 DEFAULT_INTERVAL_S = 60.0
@@ -43,4 +45,12 @@ class RateLimitedLog:
         if held:
             msg += " (%d similar reports held back since the last one)"
             args = (*args, held)
-        self._target.log(level, msg, *args, exc_info=exc_info)
+        _log_guarded(self._target, level, msg, *args, exc_info=exc_info)
+
+
+@guarded
+def _log_guarded(
+    target: logging.Logger, level: int, msg: str, *args: object, exc_info: bool
+) -> None:
+    """Log as the package's own work, so the record does not come back through the pipeline."""
+    target.log(level, msg, *args, exc_info=exc_info)

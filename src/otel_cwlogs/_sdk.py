@@ -5,15 +5,25 @@ SDK 1.27 to 1.38 hand exporters ``LogData`` (record fields and the resource on
 item itself). 1.39 also renamed the exporter base class and its result enum, keeping the
 old names as deprecated aliases that warn when subclassed. Everything else in the package
 sees a :class:`RecordView`.
+
+Processors changed too: SDK <= 1.34 calls ``emit(log_data)``, 1.35 and later
+``on_emit(record)``; from 1.39 that record is a mutable ``ReadWriteLogRecord`` shared with
+the other processors, which a batching processor copies (:func:`batch_item`).
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry.context import Context
+from opentelemetry.sdk import _logs
+from opentelemetry.sdk._logs import LogRecordProcessor as ProcessorBase
 from opentelemetry.sdk._logs import export as _export
+from opentelemetry.sdk.resources import Resource
 
 if TYPE_CHECKING:
     from opentelemetry.sdk._logs.export import LogRecordExporter as ExporterBase
@@ -23,7 +33,39 @@ else:
     ExporterBase = getattr(_export, "LogRecordExporter", None) or _export.LogExporter
     ExportResult = getattr(_export, "LogRecordExportResult", None) or _export.LogExportResult
 
-__all__ = ["ExportResult", "ExporterBase", "RecordView", "view"]
+__all__ = ["ExportResult", "ExporterBase", "ProcessorBase", "RecordView", "batch_item", "view"]
+
+_Readable: Any = getattr(_logs, "ReadableLogRecord", None)  # SDK >= 1.39
+_READABLE_FIELDS = (
+    frozenset(f.name for f in dataclasses.fields(_Readable)) if _Readable else frozenset()
+)
+_EMPTY_RESOURCE = Resource.get_empty()
+
+
+def batch_item(record: Any) -> Any:
+    """What a batching processor keeps of the record given to ``on_emit``/``emit``.
+
+    On SDK >= 1.39 a ``ReadableLogRecord`` over a copy of the record, detached from its
+    context (as the stock ``BatchLogRecordProcessor`` does); before, the ``LogData`` itself.
+    """
+    if _Readable is None:
+        return record
+    log_record = copy.copy(record.log_record)
+    if hasattr(log_record, "context"):
+        log_record.context = Context()
+    kwargs = {
+        "log_record": log_record,
+        "resource": record.resource if record.resource is not None else _EMPTY_RESOURCE,
+        "instrumentation_scope": record.instrumentation_scope,
+    }
+    if "limits" in _READABLE_FIELDS:
+        kwargs["limits"] = record.limits
+    return _Readable(**kwargs)
+
+
+def body_of(item: Any) -> Any:
+    """The body of a batch item of either shape."""
+    return item.log_record.body
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,12 @@
 """The AWS edge: PutLogEvents with tokens, group/stream creation, and one retry policy.
 
-Every call made here runs with OpenTelemetry instrumentation suppressed (so an installed
-botocore/urllib3 instrumentation does not trace the exporter's own traffic).
+Every call made here runs guarded (see :mod:`otel_cwlogs._guard`): instrumentation is
+suppressed, and what botocore and urllib3 log meanwhile stays out of the pipeline.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import random
 import threading
 import time
@@ -19,10 +18,9 @@ from typing import Any, Callable, TypeVar
 import boto3
 import botocore.config
 import botocore.exceptions
-import wrapt
-from opentelemetry import context
 
 from ._diag import logger
+from ._guard import guarded
 from .errors import ConfigError
 from .events import LogEvent
 from .routing import Route
@@ -47,21 +45,6 @@ RETRYABLE_CODES = frozenset(
 )
 """Error codes that say "try again later". Anything else (InvalidParameterException,
 AccessDeniedException, UnrecognizedClientException, ...) fails at once."""
-
-_SUPPRESS_PLAIN_KEY = "suppress_instrumentation"  # the key older instrumentations read
-
-
-@wrapt.decorator
-def suppressed(wrapped: Callable[..., T], instance: Any, args: Any, kwargs: Any) -> T:
-    """Run the call with OpenTelemetry instrumentation (and HTTP instrumentation) suppressed."""
-    ctx = context.set_value(context._SUPPRESS_INSTRUMENTATION_KEY, True)
-    ctx = context.set_value(context._SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, ctx)
-    ctx = context.set_value(_SUPPRESS_PLAIN_KEY, True, ctx)
-    token = context.attach(ctx)
-    try:
-        return wrapped(*args, **kwargs)
-    finally:
-        context.detach(token)
 
 
 def error_code(exc: BaseException) -> str:
@@ -217,7 +200,6 @@ class LogsEdge:
         self._factory = client_factory
         self._owns_client = owns_client
         self._client = client_factory()
-        self._pid = os.getpid()
         self._create_log_group = create_log_group
         self._retention = retention_in_days
         self._tags = dict(tags)
@@ -229,21 +211,20 @@ class LogsEdge:
 
     @property
     def client(self) -> Any:
-        """The boto3 client; re-made in a forked child (boto3 clients are not fork-safe)."""
-        pid = os.getpid()
-        if pid != self._pid and self._owns_client:
-            with self._lock:
-                if pid != self._pid:
-                    self._client = self._factory()
-                    self._tokens.clear()
-                    self._pid = pid
         return self._client
+
+    def after_fork(self) -> None:
+        """In a forked child: a new client (boto3 clients are not fork-safe), fresh state."""
+        self._lock = threading.Lock()
+        self._tokens.clear()
+        if self._owns_client:
+            self._client = self._factory()
 
     def known_retention(self, group: str) -> int | None:
         """The retention of a group this process created, else None (unknown)."""
         return self._retention_known.get(group)
 
-    @suppressed
+    @guarded
     def put(self, route: Route, events: Sequence[LogEvent], deadline: float) -> PutResult:
         """Send one request; raises :class:`DeliveryError` when it cannot be delivered."""
         try:

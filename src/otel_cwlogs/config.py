@@ -196,3 +196,112 @@ class ExporterConfig:
                 "export_timeout_millis", 30_000.0, positive_float, "a number of ms above 0"
             ),
         )
+
+
+def non_negative_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(value)
+    number = float(value)
+    if not 0 <= number < float("inf"):
+        raise ValueError(value)
+    return number
+
+
+@dataclass(frozen=True)
+class ProcessorConfig:
+    """The processor's resolved settings.
+
+    The four ``BatchLogRecordProcessor`` arguments are read, when not given, from
+    ``OTEL_EXPORTER_CLOUDWATCH_LOGS_<NAME>`` and then from the standard ``OTEL_BLRP_*``
+    variables, so a swap from the stock processor keeps its configuration.
+    """
+
+    schedule_delay_millis: float
+    max_export_batch_size: int
+    export_timeout_millis: float
+    max_queue_size: int
+    max_queue_bytes: int
+    requests_per_second: float
+    max_concurrent_requests: int
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        cloudwatch: bool,
+        environ: Mapping[str, str] | None = None,
+        **explicit: Any,
+    ) -> ProcessorConfig:
+        env = os.environ if environ is None else environ
+
+        def get(
+            keyword: str,
+            default: Any,
+            convert: Callable[[Any], Any],
+            accepted: str,
+            standard: str | None = None,
+        ) -> Any:
+            value = explicit.get(keyword)
+            if value is None and standard is not None and not env.get(env_name(keyword), ""):
+                text = env.get(standard, "").strip()
+                if text:
+                    return resolve(
+                        standard, text, default=default, convert=convert, accepted=accepted
+                    )
+            return resolve(
+                keyword, value, default=default, convert=convert, accepted=accepted, environ=env
+            )
+
+        max_batch = 10_000 if cloudwatch else 512
+        config = cls(
+            schedule_delay_millis=get(
+                "schedule_delay_millis",
+                1000.0,
+                positive_float,
+                "a number of ms above 0",
+                "OTEL_BLRP_SCHEDULE_DELAY",
+            ),
+            max_export_batch_size=get(
+                "max_export_batch_size",
+                max_batch,
+                int_between(1, max_batch if cloudwatch else 2**31),
+                f"an integer from 1 to {max_batch}" if cloudwatch else "a positive integer",
+                "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+            ),
+            export_timeout_millis=get(
+                "export_timeout_millis",
+                30_000.0,
+                positive_float,
+                "a number of ms above 0",
+                "OTEL_BLRP_EXPORT_TIMEOUT",
+            ),
+            max_queue_size=get(
+                "max_queue_size",
+                65_536,
+                int_between(1, 2**31),
+                "a positive integer",
+                "OTEL_BLRP_MAX_QUEUE_SIZE",
+            ),
+            max_queue_bytes=get(
+                "max_queue_bytes",
+                128 * 2**20,
+                int_between(2**20, 2**40),
+                "an integer number of bytes from 1048576 (1 MiB)",
+            ),
+            requests_per_second=get(
+                "requests_per_second",
+                5.0,
+                non_negative_float,
+                "a number of requests per second per stream, 0 for no limit",
+            ),
+            max_concurrent_requests=get(
+                "max_concurrent_requests", 4, int_between(1, 64), "an integer from 1 to 64"
+            ),
+        )
+        if config.max_export_batch_size > config.max_queue_size:
+            raise ConfigError(
+                "max_export_batch_size",
+                config.max_export_batch_size,
+                f"must not exceed max_queue_size ({config.max_queue_size})",
+            )
+        return config

@@ -14,6 +14,8 @@ from typing import Any
 import boto3
 
 from ._diag import RateLimitedLog
+from ._fork import reinit_in_child
+from ._guard import guarded, protect_root_handlers
 from ._sdk import ExporterBase, ExportResult, view
 from .batching import plan_requests
 from .client import DeliveryError, LogsEdge, RetryPolicy, make_client
@@ -118,32 +120,51 @@ class CloudWatchLogExporter(ExporterBase):
             tags=config.tags,
             policy=RetryPolicy(),
         )
-        self._timeout_s = timeout_s
+        self.timeout_s = timeout_s
         self._shutdown = False
-        self._export_lock = threading.Lock()
-        self._stats_lock = threading.Lock()
-        self._report = RateLimitedLog()
+        self._init_locks()
+        reinit_in_child(self._after_fork)
         self._records = self._events = self._delivered = 0
         self._requests = self._failed_requests = 0
         self._dropped: Counter[str] = Counter()
         self._modified: Counter[str] = Counter()
 
+    def _init_locks(self) -> None:
+        self._export_lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self._report = RateLimitedLog()
+
+    def _after_fork(self) -> None:
+        """In a forked child: locks a parent thread may have held are new, the client too."""
+        self._init_locks()
+        self._router.after_fork()
+        self._edge.after_fork()
+
+    @guarded
     def export(self, batch: Sequence[Any]) -> ExportResult:
         """Send a batch; never raises. FAILURE only when some events could not be delivered."""
         if self._shutdown:
-            self._count(dropped=Counter(after_shutdown=len(batch)))
-            self._report.log("shutdown", logging.WARNING, "export after shutdown: records dropped")
+            self.count_dropped("after_shutdown", len(batch))
             return ExportResult.FAILURE
+        protect_root_handlers()
         try:
             with self._export_lock:
-                return self._export(batch)
+                now_ms = int(time.time() * 1000)
+                deadline = time.monotonic() + self.timeout_s
+                ok = True
+                for route, events in self.encode(batch, now_ms).items():
+                    ok = self.deliver(route, events, now_ms, deadline) and ok
+                return ExportResult.SUCCESS if ok else ExportResult.FAILURE
         except Exception:
             self._report.log("export-error", logging.ERROR, "export failed", exc_info=True)
             return ExportResult.FAILURE
 
-    def _export(self, batch: Sequence[Any]) -> ExportResult:
-        now_ms = int(time.time() * 1000)
-        deadline = time.monotonic() + self._timeout_s
+    def encode(self, batch: Sequence[Any], now_ms: int) -> dict[Route, list[LogEvent]]:
+        """Route and encode batch items into events per stream, keeping their order.
+
+        Items that are not log records are counted and left out; records changed to fit
+        CloudWatch are counted and reported (rate-limited).
+        """
         notes: Counter[str] = Counter()
         by_route: dict[Route, list[LogEvent]] = {}
         for item in batch:
@@ -155,38 +176,52 @@ class CloudWatchLogExporter(ExporterBase):
                 notes["invalid_record"] += 1
                 continue
             by_route.setdefault(route, []).extend(events)
-
         dropped = Counter({k: v for k, v in notes.items() if k not in _MODIFIED})
         modified = Counter({k: v for k, v in notes.items() if k in _MODIFIED})
-        delivered = requests = failed = event_count = 0
-        for route, route_events in by_route.items():
-            event_count += len(route_events)
-            plan = plan_requests(
-                route_events, now_ms, retention_days=self._edge.known_retention(route.group)
+        events_made = sum(len(events) for events in by_route.values())
+        self._count(records=len(batch), events=events_made, dropped=dropped, modified=modified)
+        if modified:
+            self._report.log(
+                "modified",
+                logging.WARNING,
+                "records changed to fit CloudWatch: %s",
+                _describe(modified),
             )
-            dropped.update(plan.dropped)
-            for request in plan.requests:
-                try:
-                    result = self._edge.put(route, request, deadline)
-                except DeliveryError as exc:
-                    failed += 1
-                    dropped["undeliverable"] += len(request)
-                    self._report_failure(route, exc, len(request))
-                    continue
-                requests += 1
-                delivered += result.delivered
-                dropped.update(result.rejected)
-        self._count(
-            records=len(batch),
-            events=event_count,
-            delivered=delivered,
-            requests=requests,
-            failed=failed,
-            dropped=dropped,
-            modified=modified,
-        )
-        self._report_notes(dropped, modified)
-        return ExportResult.FAILURE if failed else ExportResult.SUCCESS
+        if dropped:
+            self._report_dropped(dropped)
+        return by_route
+
+    @guarded
+    def deliver(
+        self, route: Route, events: Sequence[LogEvent], now_ms: int, deadline: float
+    ) -> bool:
+        """Send one stream's events as valid requests; False if some could not be delivered.
+
+        Events CloudWatch would refuse are set aside first, and everything is counted.
+        """
+        plan = plan_requests(events, now_ms, retention_days=self._edge.known_retention(route.group))
+        dropped = plan.dropped
+        delivered = requests = failed = 0
+        for request in plan.requests:
+            try:
+                result = self._edge.put(route, request, deadline)
+            except DeliveryError as exc:
+                failed += 1
+                dropped["undeliverable"] += len(request)
+                self._report_failure(route, exc, len(request))
+                continue
+            requests += 1
+            delivered += result.delivered
+            dropped.update(result.rejected)
+        self._count(delivered=delivered, requests=requests, failed=failed, dropped=dropped)
+        if dropped:
+            self._report_dropped(dropped)
+        return not failed
+
+    def count_dropped(self, reason: str, count: int) -> None:
+        """Count records dropped before they reached the exporter, and report it."""
+        self._count(dropped=Counter({reason: count}))
+        self._report_dropped(Counter({reason: count}))
 
     def _count(
         self,
@@ -208,21 +243,13 @@ class CloudWatchLogExporter(ExporterBase):
             self._dropped.update(dropped or {})
             self._modified.update(modified or {})
 
-    def _report_notes(self, dropped: Counter[str], modified: Counter[str]) -> None:
-        if dropped:
-            self._report.log(
-                "dropped",
-                logging.WARNING,
-                "events not delivered in this export, by reason: %s",
-                _describe(dropped),
-            )
-        if modified:
-            self._report.log(
-                "modified",
-                logging.WARNING,
-                "records changed to fit CloudWatch in this export: %s",
-                _describe(modified),
-            )
+    def _report_dropped(self, dropped: Counter[str]) -> None:
+        self._report.log(
+            "dropped",
+            logging.WARNING,
+            "events not delivered, by reason: %s",
+            _describe(dropped),
+        )
 
     def _report_failure(self, route: Route, exc: DeliveryError, count: int) -> None:
         hint = NOT_RETRYABLE_HINTS.get(exc.code, "retries did not succeed before the timeout")

@@ -136,6 +136,10 @@ class Router:
         self._pid = -1
         self._instance_id = ""
 
+    def after_fork(self) -> None:
+        """In a forked child: a lock no parent thread holds (values follow the new pid)."""
+        self._lock = threading.Lock()
+
     def _process_values(self) -> tuple[int, str]:
         pid = os.getpid()
         if pid != self._pid:  # first use, or a forked child: new id, forget parent routes

@@ -1,0 +1,76 @@
+"""Keeps the package's own work out of the telemetry it ships.
+
+Code decorated with :func:`guarded` runs with OpenTelemetry instrumentation suppressed (so
+an installed botocore/urllib3 instrumentation does not trace the exporter's traffic), and
+marks its thread as exporting. Log records created in that thread meanwhile (botocore and
+urllib3 debug lines, the package's own warnings) are the package's, not the application's:
+:class:`CloudWatchLogRecordProcessor` drops them in ``on_emit``, and :data:`OWN_RECORDS`, a
+filter put on the OpenTelemetry logging handlers of the root logger, stops them before they
+reach any other processor (the stock ``BatchLogRecordProcessor`` included). Records the
+application logs in its own ``suppress_instrumentation()`` blocks are not affected.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable, TypeVar, cast
+
+import wrapt
+from opentelemetry import context
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_SUPPRESS_PLAIN_KEY = "suppress_instrumentation"  # the key older instrumentations read
+_local = threading.local()
+
+
+def exporting() -> bool:
+    """Whether the current thread is doing the package's own work."""
+    return getattr(_local, "depth", 0) > 0
+
+
+@wrapt.decorator
+def _guard(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    ctx = context.set_value(context._SUPPRESS_INSTRUMENTATION_KEY, True)
+    ctx = context.set_value(context._SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, ctx)
+    ctx = context.set_value(_SUPPRESS_PLAIN_KEY, True, ctx)
+    token = context.attach(ctx)
+    _local.depth = getattr(_local, "depth", 0) + 1
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        _local.depth -= 1
+        context.detach(token)
+
+
+def guarded(function: F) -> F:
+    """Run ``function`` as the package's own work: instrumentation suppressed, records kept out.
+
+    A wrapt decorator, so the wrapped function keeps its signature (the SDK inspects
+    ``shutdown``'s parameters, for one); the cast tells the type checker as much.
+    """
+    return cast(F, _guard(function))
+
+
+class _OwnRecordsFilter(logging.Filter):
+    """Refuses records created while the current thread does the package's own work."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not exporting()
+
+
+OWN_RECORDS = _OwnRecordsFilter("otel_cwlogs")
+
+
+def protect_root_handlers() -> None:
+    """Put :data:`OWN_RECORDS` on every OpenTelemetry logging handler of the root logger.
+
+    Idempotent and cheap (the root logger has a handful of handlers); called on every export
+    so that a handler added after the exporter was made is covered too.
+    """
+    for handler in logging.getLogger().handlers:
+        if type(handler).__module__.startswith("opentelemetry") and OWN_RECORDS not in (
+            handler.filters
+        ):
+            handler.addFilter(OWN_RECORDS)

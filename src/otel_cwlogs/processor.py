@@ -1,0 +1,461 @@
+"""``CloudWatchLogRecordProcessor``: a CloudWatch-aware drop-in for ``BatchLogRecordProcessor``.
+
+The application thread only copies the record and appends it to a bounded queue. A drain
+thread encodes queued records into per-stream buffers (through the exporter) and hands a
+stream's buffer to a small pool of sender threads as soon as it fills a PutLogEvents request
+or its oldest record has waited the schedule delay. Each stream has at most one request in
+flight (its order and sequence token stay consistent) and its own request-rate limiter, so a
+throttled or failing stream holds back no other.
+"""
+
+from __future__ import annotations
+
+import collections
+import inspect
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Union
+
+from ._diag import RateLimitedLog
+from ._fork import reinit_in_child
+from ._guard import exporting, guarded
+from ._sdk import ProcessorBase, batch_item, body_of
+from .batching import DEFAULT_LIMITS
+from .config import ProcessorConfig
+from .events import LogEvent
+from .exporter import CloudWatchLogExporter, ExporterStats
+from .routing import Route
+
+RECORD_OVERHEAD_BYTES = 1024
+"""Estimated memory of a queued record besides its body (the record, its attributes)."""
+
+_DRAIN_CHUNK = 2048  # records encoded between two dispatch rounds
+
+
+class TokenBucket:
+    """Request-rate limiter for one stream: ``rate`` per second, bursts of up to ``rate``.
+
+    A rate of 0 means no limit.
+    """
+
+    def __init__(self, rate: float, now: float) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, rate)
+        self.tokens = self.capacity
+        self.updated = now
+
+    def wait(self, now: float) -> float:
+        """Seconds until a request may be sent (0: now)."""
+        if not self.rate:
+            return 0.0
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def take(self) -> None:
+        if self.rate:
+            self.tokens -= 1
+
+
+@dataclass
+class _Stream:
+    """Buffered work for one destination (a CloudWatch stream, or the whole exporter)."""
+
+    route: Route | None
+    bucket: TokenBucket
+    buffer: collections.deque[tuple[Any, int]] = field(default_factory=collections.deque)
+    buffer_bytes: int = 0
+    first_at: float = 0.0
+    in_flight: bool = False
+    added: int = 0
+    dispatched: int = 0
+    done: int = 0
+    failed: int = 0
+    flush_target: int = 0
+
+
+@dataclass
+class _Flush:
+    """A force_flush request travelling through the queue behind the records before it."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    targets: dict[int, int] = field(default_factory=dict)
+    failed_at: dict[int, int] = field(default_factory=dict)
+    ok: bool = True
+
+
+@dataclass(frozen=True)
+class ProcessorStats:
+    """The processor's counters; what reached the exporter is in ``exporter``.
+
+    ``queued`` counts records waiting to be encoded plus events waiting to be sent (or being
+    sent); ``queued_bytes`` is their estimated memory. Both stay within the configured
+    ``max_queue_size`` and ``max_queue_bytes``.
+    """
+
+    received: int
+    queued: int
+    queued_bytes: int
+    dropped: MappingProxyType[str, int]
+    exporter: ExporterStats | None
+
+
+_Entry = Union[tuple[Any, int], _Flush]
+
+
+class CloudWatchLogRecordProcessor(ProcessorBase):
+    """Batches log records per CloudWatch stream and sends full requests, never blocking the app.
+
+    Takes the arguments of ``BatchLogRecordProcessor`` (and its ``OTEL_BLRP_*`` variables),
+    plus ``max_queue_bytes``, ``requests_per_second`` (per stream; 0 for no limit) and
+    ``max_concurrent_requests``, each also read from ``OTEL_EXPORTER_CLOUDWATCH_LOGS_<NAME>``.
+    With an exporter other than :class:`CloudWatchLogExporter` it batches like the stock
+    processor: ``max_export_batch_size`` records per ``export`` call, with no rate limit.
+    """
+
+    def __init__(
+        self,
+        exporter: Any,
+        schedule_delay_millis: float | None = None,
+        max_export_batch_size: int | None = None,
+        export_timeout_millis: float | None = None,
+        max_queue_size: int | None = None,
+        *,
+        max_queue_bytes: int | None = None,
+        requests_per_second: float | None = None,
+        max_concurrent_requests: int | None = None,
+        meter_provider: Any = None,
+    ) -> None:
+        self._exporter = exporter
+        self._cloudwatch = exporter if isinstance(exporter, CloudWatchLogExporter) else None
+        config = ProcessorConfig.resolve(
+            cloudwatch=self._cloudwatch is not None,
+            schedule_delay_millis=schedule_delay_millis,
+            max_export_batch_size=max_export_batch_size,
+            export_timeout_millis=export_timeout_millis,
+            max_queue_size=max_queue_size,
+            max_queue_bytes=max_queue_bytes,
+            requests_per_second=requests_per_second,
+            max_concurrent_requests=max_concurrent_requests,
+        )
+        self.config = config
+        self._meter_provider = meter_provider
+        self._delay = config.schedule_delay_millis / 1000
+        self._timeout = config.export_timeout_millis / 1000
+        self._max_request_bytes = (
+            DEFAULT_LIMITS.max_request_bytes if self._cloudwatch is not None else 2**62
+        )
+        self._wake_at = min(config.max_export_batch_size, 512)
+        self._report = RateLimitedLog()
+        self._shutdown = False
+        self._start()
+        reinit_in_child(self._after_fork)
+
+    def _start(self) -> None:
+        """Fresh state and threads (at construction, and in a forked child)."""
+        self._lock = threading.Lock()
+        self._received = 0
+        self._dropped: collections.Counter[str] = collections.Counter()
+        self._queue: collections.deque[_Entry] = collections.deque()
+        self._queue_since = 0.0
+        self._pending_records = 0
+        self._pending_bytes = 0
+        self._wake = threading.Event()
+        self._state = threading.Condition()
+        self._streams: dict[Route | None, _Stream] = {}
+        self._flushes: list[_Flush] = []
+        self._stopping = False
+        self._jobs: queue.SimpleQueue[tuple[_Stream, list[tuple[Any, int]]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads = [threading.Thread(target=self._drain_loop, daemon=True)]
+        self._threads[0].name = "OtelCloudWatchLogsDrain"
+        for number in range(self.config.max_concurrent_requests):
+            sender = threading.Thread(target=self._send_loop, daemon=True)
+            sender.name = f"OtelCloudWatchLogsSend-{number}"
+            self._threads.append(sender)
+        for thread in self._threads:
+            thread.start()
+
+    def _after_fork(self) -> None:
+        """In a forked child: new locks, an empty queue (the parent sends its own), new threads."""
+        self._start()
+
+    # -- the application's side ------------------------------------------------------------
+
+    def on_emit(self, log_record: Any) -> None:
+        """Queue a record; never blocks, never raises, never does I/O."""
+        if exporting():  # logged by the package's own work: not the application's
+            return
+        if self._shutdown:
+            self._drop("after_shutdown")
+            return
+        try:
+            item = batch_item(log_record)
+            body = body_of(item)
+            size = RECORD_OVERHEAD_BYTES + (len(body) if isinstance(body, str) else 64)
+        except Exception:
+            self._drop("invalid_record")
+            return
+        with self._lock:
+            self._received += 1
+            if (
+                self._pending_records >= self.config.max_queue_size
+                or self._pending_bytes + size > self.config.max_queue_bytes
+            ):
+                full = True
+            else:
+                full = False
+                if not self._queue:
+                    self._queue_since = time.monotonic()
+                self._queue.append((item, size))
+                self._pending_records += 1
+                self._pending_bytes += size
+                wake = len(self._queue) >= self._wake_at
+        if full:
+            self._drop("queue_full", received=False)
+        elif wake and not self._wake.is_set():
+            self._wake.set()
+
+    emit = on_emit  # SDK <= 1.34 calls emit()
+
+    def _drop(self, reason: str, received: bool = True) -> None:
+        with self._lock:
+            self._received += received
+            self._dropped[reason] += 1
+        self._report.log(reason, logging.WARNING, "log records dropped: %s", reason)
+
+    # -- flush, shutdown, stats -------------------------------------------------------------
+
+    def force_flush(self, timeout_millis: float = 30_000) -> bool:
+        """Send everything queued before the call; True if all of it was delivered in time."""
+        if self._shutdown:
+            return False
+        return self._flush(timeout_millis / 1000)
+
+    def _flush(self, timeout_s: float) -> bool:
+        request = _Flush()
+        with self._lock:
+            self._queue.append(request)
+        self._wake.set()
+        return request.done.wait(max(timeout_s, 0)) and request.ok
+
+    def shutdown(self) -> None:
+        """Flush, stop the threads, then shut the exporter down (within the export timeout)."""
+        if self._shutdown:
+            return
+        deadline = time.monotonic() + self._timeout
+        self._shutdown = True  # from here on, new records are counted as dropped
+        self._flush(self._timeout)
+        with self._state:
+            self._stopping = True
+        self._wake.set()
+        for _ in range(self.config.max_concurrent_requests):
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        remaining_ms = max(0.0, deadline - time.monotonic()) * 1000
+        shutdown: Callable[..., Any] = self._exporter.shutdown
+        try:
+            accepts_timeout = "timeout_millis" in inspect.signature(shutdown).parameters
+        except (TypeError, ValueError):
+            accepts_timeout = False
+        if accepts_timeout:
+            shutdown(timeout_millis=remaining_ms)
+        else:
+            shutdown()
+
+    def stats(self) -> ProcessorStats:
+        with self._lock:
+            return ProcessorStats(
+                received=self._received,
+                queued=self._pending_records,
+                queued_bytes=self._pending_bytes,
+                dropped=MappingProxyType(dict(self._dropped)),
+                exporter=self._cloudwatch.stats() if self._cloudwatch is not None else None,
+            )
+
+    # -- the drain thread --------------------------------------------------------------------
+
+    @guarded
+    def _drain_loop(self) -> None:
+        while True:
+            self._wake.wait(self._next_timeout())
+            self._wake.clear()
+            try:
+                self._drain()
+            except Exception:
+                self._report.log("drain", logging.ERROR, "processor error", exc_info=True)
+            with self._state:
+                if self._stopping:
+                    return
+
+    def _next_timeout(self) -> float:
+        now = time.monotonic()
+        timeout = self._delay
+        with self._lock:
+            if self._queue:
+                timeout = min(timeout, self._queue_since + self._delay - now)
+        with self._state:
+            for stream in self._streams.values():
+                if stream.buffer and not stream.in_flight:
+                    due = stream.first_at + self._delay - now
+                    if self._full(stream) or stream.dispatched < stream.flush_target:
+                        due = 0.0
+                    timeout = min(timeout, max(due, stream.bucket.wait(now)))
+        return max(timeout, 0.001)
+
+    def _take_queue(self) -> tuple[collections.deque[_Entry], float]:
+        with self._lock:
+            entries, self._queue = self._queue, collections.deque()
+            return entries, self._queue_since
+
+    def _drain(self) -> None:
+        entries, since = self._take_queue()
+        records: list[tuple[Any, int]] = []
+        for entry in entries:
+            if isinstance(entry, _Flush):
+                self._buffer(records, since)
+                records = []
+                self._begin_flush(entry)
+            else:
+                records.append(entry)
+                if len(records) >= _DRAIN_CHUNK:
+                    self._buffer(records, since)
+                    records = []
+                    self._dispatch()
+        self._buffer(records, since)
+        self._dispatch()
+
+    def _buffer(self, records: list[tuple[Any, int]], since: float) -> None:
+        """Move records from the queue into stream buffers (encoded, for CloudWatch)."""
+        if not records:
+            return
+        released = sum(size for _, size in records)
+        grouped: dict[Route | None, list[tuple[Any, int]]] = {}
+        if self._cloudwatch is not None:
+            encoded = self._cloudwatch.encode([item for item, _ in records], _now_ms())
+            for stream_route, events in encoded.items():
+                grouped[stream_route] = [(event, event.size) for event in events]
+        else:
+            grouped[None] = records
+        added = sum(size for entries in grouped.values() for _, size in entries)
+        count = sum(len(entries) for entries in grouped.values())
+        with self._lock:  # a queued record becomes its buffered events, until they are sent
+            self._pending_records += count - len(records)
+            self._pending_bytes += added - released
+        with self._state:
+            for route, entries in grouped.items():
+                stream = self._streams.get(route)
+                if stream is None:
+                    rate = self.config.requests_per_second if route is not None else 0
+                    bucket = TokenBucket(rate, time.monotonic())
+                    stream = self._streams[route] = _Stream(route, bucket)
+                if not stream.buffer:
+                    stream.first_at = since
+                stream.buffer.extend(entries)
+                stream.buffer_bytes += sum(size for _, size in entries)
+                stream.added += len(entries)
+
+    def _begin_flush(self, request: _Flush) -> None:
+        with self._state:
+            for stream in self._streams.values():
+                if stream.done < stream.added:
+                    request.targets[id(stream)] = stream.added
+                    request.failed_at[id(stream)] = stream.failed
+                    stream.flush_target = max(stream.flush_target, stream.added)
+            self._flushes.append(request)
+            self._settle_flushes()
+
+    def _settle_flushes(self) -> None:
+        """Complete the flush requests whose records are all done (call with _state held)."""
+        streams = {id(stream): stream for stream in self._streams.values()}
+        for request in list(self._flushes):
+            if all(streams[key].done >= target for key, target in request.targets.items()):
+                request.ok = all(
+                    streams[key].failed == failed for key, failed in request.failed_at.items()
+                )
+                self._flushes.remove(request)
+                request.done.set()
+
+    def _full(self, stream: _Stream) -> bool:
+        return (
+            len(stream.buffer) >= self.config.max_export_batch_size
+            or stream.buffer_bytes >= self._max_request_bytes
+        )
+
+    def _dispatch(self) -> None:
+        """Hand every due stream's next request to the senders."""
+        now = time.monotonic()
+        with self._state:
+            for stream in self._streams.values():
+                if stream.in_flight or not stream.buffer:
+                    continue
+                due = (
+                    self._full(stream)
+                    or now - stream.first_at >= self._delay
+                    or stream.dispatched < stream.flush_target
+                    or self._shutdown
+                )
+                if not due or stream.bucket.wait(now) > 0:
+                    continue
+                stream.bucket.take()
+                job = self._take_request(stream)
+                stream.in_flight = True
+                stream.dispatched += len(job)
+                self._jobs.put((stream, job))
+
+    def _take_request(self, stream: _Stream) -> list[tuple[Any, int]]:
+        job: list[tuple[Any, int]] = []
+        size = 0
+        while stream.buffer and len(job) < self.config.max_export_batch_size:
+            entry = stream.buffer[0]
+            if job and size + entry[1] > self._max_request_bytes:
+                break
+            job.append(stream.buffer.popleft())
+            size += entry[1]
+        stream.buffer_bytes -= size
+        return job
+
+    # -- the sender threads ------------------------------------------------------------------
+
+    @guarded
+    def _send_loop(self) -> None:
+        while True:
+            work = self._jobs.get()
+            if work is None:
+                return
+            stream, job = work
+            ok = False
+            try:
+                ok = self._send(stream.route, [payload for payload, _ in job])
+            except Exception:
+                self._report.log("send", logging.ERROR, "processor error", exc_info=True)
+            with self._lock:
+                self._pending_records -= len(job)
+                self._pending_bytes -= sum(size for _, size in job)
+            with self._state:
+                stream.in_flight = False
+                stream.done += len(job)
+                if not ok:
+                    stream.failed += len(job)
+                self._settle_flushes()
+            self._wake.set()
+
+    def _send(self, route: Route | None, payloads: Sequence[Any]) -> bool:
+        if self._cloudwatch is not None and route is not None:
+            timeout = min(self._timeout, self._cloudwatch.timeout_s)
+            deadline = time.monotonic() + timeout
+            events: list[LogEvent] = list(payloads)
+            return self._cloudwatch.deliver(route, events, _now_ms(), deadline)
+        result = self._exporter.export(list(payloads))
+        return getattr(result, "name", "SUCCESS") == "SUCCESS"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
