@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from otel_cwlogs._sdk import ExporterBase, ExportResult, RecordView
 
@@ -24,16 +24,19 @@ BASE = RecordView(
     body="hello",
     attributes={},
     dropped_attributes=0,
-    resource_attributes={},
-    resource_key=None,
-    scope_name=None,
-    scope_version=None,
-    scope_attributes={},
+    resource=None,
+    scope=None,
 )
 
 
 def record(**changes: Any) -> RecordView:
-    return replace(BASE, **changes)
+    """A record view; ``resource_attributes`` and ``scope`` (name, version, attributes) may
+    be given as plain values."""
+    if "resource_attributes" in changes:
+        changes["resource"] = Resource(changes.pop("resource_attributes"))
+    if "scope" in changes:
+        changes["scope"] = InstrumentationScope(*changes["scope"])
+    return BASE._replace(**changes)
 
 
 class Capture(ExporterBase):

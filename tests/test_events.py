@@ -58,7 +58,7 @@ def test_json_layout_is_the_collectors() -> None:
 
 def test_empty_fields_are_left_out_and_scope_is_kept() -> None:
     assert only_message(record(body=None)) == "{}"
-    rec = record(scope_name="lib", scope_version="1.2", scope_attributes={"a": True})
+    rec = record(scope=("lib", "1.2", None, {"a": True}))
     assert json.loads(only_message(rec)) == {
         "body": "hello",
         "scope": {"name": "lib", "version": "1.2", "attributes": {"a": True}},

@@ -5,13 +5,14 @@ import socket
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.resources import Resource
 
 from otel_cwlogs import ConfigError
 from otel_cwlogs.routing import Route, Router, name_problem, sanitize
 
 
 def route(router: Router, attributes: dict[str, Any]) -> Route:
-    return router.route(object(), attributes)
+    return router.route(Resource(attributes))
 
 
 def test_templates_fill_from_resource_attributes() -> None:
@@ -30,16 +31,17 @@ def test_defaults_group_by_service_and_stream_unique_per_process() -> None:
     assert host == socket.gethostname()
     assert pid == str(os.getpid())
     assert len(instance) == 16
-    assert Router(None, None).route(object(), {}).stream != got.stream
+    assert Router(None, None).route(None).stream != got.stream
     assert route(router, {}).group == "/otel/unknown_service"
 
 
 def test_forked_child_gets_its_own_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     router = Router(None, None)
-    resource = object()
-    parent = router.route(resource, {"service.name": "a", "process.pid": 1})
+    resource = Resource({"service.name": "a", "process.pid": 1})
+    parent = router.route(resource)
     monkeypatch.setattr(os, "getpid", lambda: 999_999)
-    child = router.route(resource, {"service.name": "a", "process.pid": 1})
+    router.after_fork()  # what the exporter calls in a forked child
+    child = router.route(resource)
     assert child.group == parent.group
     assert child.stream != parent.stream
     assert "/999999/" in child.stream

@@ -16,8 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from opentelemetry.context import Context
 from opentelemetry.sdk import _logs
@@ -33,7 +32,16 @@ else:
     ExporterBase = getattr(_export, "LogRecordExporter", None) or _export.LogExporter
     ExportResult = getattr(_export, "LogRecordExportResult", None) or _export.LogExportResult
 
-__all__ = ["ExportResult", "ExporterBase", "ProcessorBase", "RecordView", "batch_item", "view"]
+__all__ = [
+    "ExportResult",
+    "ExporterBase",
+    "ProcessorBase",
+    "RecordView",
+    "batch_item",
+    "resource_attributes",
+    "scope_fields",
+    "view",
+]
 
 _Readable: Any = getattr(_logs, "ReadableLogRecord", None)  # SDK >= 1.39
 _READABLE_FIELDS = (
@@ -68,8 +76,7 @@ def body_of(item: Any) -> Any:
     return item.log_record.body
 
 
-@dataclass(frozen=True)
-class RecordView:
+class RecordView(NamedTuple):
     """The fields of one log record that an exporter needs, whatever the SDK version."""
 
     timestamp: int | None
@@ -82,17 +89,18 @@ class RecordView:
     body: Any
     attributes: Mapping[str, Any]
     dropped_attributes: int
-    resource_attributes: Mapping[str, Any]
-    resource_key: object
-    scope_name: str | None
-    scope_version: str | None
-    scope_attributes: Mapping[str, Any]
+    resource: Any
+    """The SDK ``Resource`` (or None); see :func:`resource_attributes`."""
+    scope: Any
+    """The ``InstrumentationScope`` (or None); see :func:`scope_fields`."""
 
 
 _EMPTY: Mapping[str, Any] = {}
 
 
 def _int(value: Any) -> int:
+    if type(value) is int:
+        return value
     try:
         return int(value or 0)
     except (TypeError, ValueError):
@@ -113,22 +121,33 @@ def view(item: Any) -> RecordView:
         resource = record.resource
         dropped = record.dropped_attributes
     severity = record.severity_number
-    scope = item.instrumentation_scope
     attributes = record.attributes
+    # BoundedAttributes keeps a plain dict; reading it saves a copy per record
+    attributes = getattr(attributes, "_dict", attributes)
     return RecordView(
-        timestamp=record.timestamp,
-        observed_timestamp=record.observed_timestamp,
-        trace_id=_int(record.trace_id),
-        span_id=_int(record.span_id),
-        trace_flags=_int(record.trace_flags),
-        severity_text=record.severity_text,
-        severity_number=None if severity is None else _int(getattr(severity, "value", severity)),
-        body=record.body,
-        attributes=attributes if isinstance(attributes, Mapping) else _EMPTY,
-        dropped_attributes=_int(dropped),
-        resource_attributes=resource.attributes if resource is not None else _EMPTY,
-        resource_key=resource,
-        scope_name=scope.name if scope is not None else None,
-        scope_version=scope.version if scope is not None else None,
-        scope_attributes=(getattr(scope, "attributes", None) or _EMPTY) if scope else _EMPTY,
+        record.timestamp,
+        record.observed_timestamp,
+        _int(record.trace_id),
+        _int(record.span_id),
+        _int(record.trace_flags),
+        record.severity_text,
+        None if severity is None else _int(getattr(severity, "value", severity)),
+        record.body,
+        attributes if isinstance(attributes, Mapping) else _EMPTY,
+        _int(dropped),
+        resource,
+        item.instrumentation_scope,
     )
+
+
+def resource_attributes(resource: Any) -> Mapping[str, Any]:
+    attributes = getattr(resource, "attributes", None)
+    return attributes if isinstance(attributes, Mapping) else _EMPTY
+
+
+def scope_fields(scope: Any) -> tuple[str | None, str | None, Mapping[str, Any]]:
+    """(name, version, attributes) of an instrumentation scope (attributes since SDK 1.2x)."""
+    if scope is None:
+        return None, None, _EMPTY
+    attributes = getattr(scope, "attributes", None)
+    return scope.name, scope.version, attributes if isinstance(attributes, Mapping) else _EMPTY

@@ -17,10 +17,10 @@ import math
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from typing import Any, Callable, Literal, NamedTuple
 
-from ._sdk import RecordView
+from ._sdk import RecordView, resource_attributes, scope_fields
 
 EVENT_OVERHEAD = 26
 """AWS limit: each event counts as its UTF-8 message bytes plus 26."""
@@ -43,12 +43,12 @@ MessageFormat = Literal["json", "body"]
 Oversize = Literal["truncate", "split"]
 
 _SCALAR_FIELDS = ("severity_number", "severity_text", "flags", "trace_id", "span_id")
+_TAIL_CACHE_SIZE = 1024
 _SCALAR_MAX = 256  # a scalar field longer than this is not repeated in a cut document's frame
 _INT_MAX_BITS = 10_000  # below Python's 4300-digit int->str limit
 
 
-@dataclass(frozen=True)
-class LogEvent:
+class LogEvent(NamedTuple):
     """One InputLogEvent, with its size as PutLogEvents counts it."""
 
     timestamp: int
@@ -99,16 +99,44 @@ def to_json_value(value: Any, counts: Counter[str] | None = None, depth: int = 0
                 counts["depth_limited"] += 1
             return DEPTH_MARKER
         if isinstance(value, Mapping):
-            return {
-                k if isinstance(k, str) else _safe_str(k): to_json_value(v, counts, depth + 1)
-                for k, v in value.items()
-            }
+            return {_key(k): to_json_value(v, counts, depth + 1) for k, v in value.items()}
         return [to_json_value(v, counts, depth + 1) for v in value]
     return _safe_str(value)
 
 
+def _key(key: object) -> str:
+    """A mapping key as text, the way ``json.dumps`` writes keys it accepts."""
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, (bool, int, float)):
+        return json.dumps(key) if not isinstance(key, float) or math.isfinite(key) else str(key)
+    return _safe_str(key)
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _plain_encoder() -> Callable[[Any], str]:
+    """``_dumps`` for plain values, in one C call where CPython's accelerator exists.
+
+    Without the circular-reference check: a cycle ends in RecursionError, which the caller
+    treats like any other value the plain path cannot write.
+    """
+    encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if c_make_encoder is None:  # pragma: no cover - pure-Python json (not CPython)
+        return encoder.encode
+    chunks = c_make_encoder(
+        None, encoder.default, encode_basestring, None, ":", ",", False, False, False
+    )
+
+    def encode(value: Any) -> str:
+        return "".join(chunks(value, 0))
+
+    return encode
+
+
+_plain_dumps = _plain_encoder()
 
 
 def _repair(text: str) -> str:
@@ -165,16 +193,25 @@ def record_document(record: RecordView, counts: Counter[str] | None = None) -> d
         doc["span_id"] = format(record.span_id & (2**64 - 1), "016x")
     if record.attributes:
         doc["attributes"] = to_json_value(record.attributes, counts)
-    if record.scope_name:
-        scope: dict[str, Any] = {"name": _safe_str(record.scope_name)}
-        if record.scope_version:
-            scope["version"] = _safe_str(record.scope_version)
-        if record.scope_attributes:
-            scope["attributes"] = to_json_value(record.scope_attributes, counts)
-        doc["scope"] = scope
-    if record.resource_attributes:
-        doc["resource"] = to_json_value(record.resource_attributes, counts)
+    doc.update(_context_fields(record, counts))
     return doc
+
+
+def _context_fields(record: RecordView, counts: Counter[str] | None = None) -> dict[str, Any]:
+    """The ``scope`` and ``resource`` fields of a record's document."""
+    fields: dict[str, Any] = {}
+    name, version, attributes = scope_fields(record.scope)
+    if name:
+        scope: dict[str, Any] = {"name": _safe_str(name)}
+        if version:
+            scope["version"] = _safe_str(version)
+        if attributes:
+            scope["attributes"] = to_json_value(attributes, counts)
+        fields["scope"] = scope
+    resource = resource_attributes(record.resource)
+    if resource:
+        fields["resource"] = to_json_value(resource, counts)
+    return fields
 
 
 def _utf8_cut(data: bytes, limit: int) -> int:
@@ -239,14 +276,80 @@ class EventEncoder:
         self.max_event_bytes = max_event_bytes
         self.oversize = oversize
         self._max_message = max_event_bytes - EVENT_OVERHEAD
+        self._tails: dict[tuple[int, int], tuple[Any, Any, str]] = {}
 
     def encode(self, record: RecordView, now_ms: int, counts: Counter[str]) -> list[LogEvent]:
-        ts = timestamp_ms(record, now_ms)
+        ns = record.timestamp
+        ts = ns // 1_000_000 if type(ns) is int and ns else timestamp_ms(record, now_ms)
         if self.message_format == "json":
+            message = self._plain_json(record)
+            if message is not None:
+                try:
+                    data = message.encode("utf-8")
+                except UnicodeEncodeError:
+                    data = b""
+                if 0 < len(data) <= self._max_message:
+                    return [LogEvent(ts, message, len(data) + EVENT_OVERHEAD)]
             return self._encode_json(record_document(record, counts), ts, counts)
         body = record.body
         text = body if isinstance(body, str) else _dumps(to_json_value(body, counts))
         return self._encode_text(text, ts, counts)
+
+    def _plain_json(self, record: RecordView) -> str | None:
+        """The ``json`` message of an ordinary record in one C-encoder call, else None.
+
+        Ordinary: every value is one ``json.dumps`` writes as is. Anything else (bytes,
+        NaN, cycles, deep nesting, odd objects) returns None, for :func:`record_document`
+        to convert value by value; both give the same text for ordinary records. The
+        ``scope`` and ``resource`` fields are written once per scope and resource.
+        """
+        doc: dict[str, Any] = {}
+        if record.body is not None:
+            doc["body"] = record.body
+        if record.severity_number:
+            doc["severity_number"] = record.severity_number
+        text = record.severity_text
+        if text:
+            if type(text) is not str:
+                return None
+            doc["severity_text"] = text
+        if record.dropped_attributes:
+            doc["dropped_attributes_count"] = record.dropped_attributes
+        if record.trace_flags:
+            doc["flags"] = record.trace_flags
+        if record.trace_id:
+            doc["trace_id"] = format(record.trace_id & (2**128 - 1), "032x")
+        if record.span_id:
+            doc["span_id"] = format(record.span_id & (2**64 - 1), "016x")
+        attributes = record.attributes
+        if attributes:
+            doc["attributes"] = attributes if isinstance(attributes, dict) else dict(attributes)
+        try:
+            head = _plain_dumps(doc)
+        except (TypeError, ValueError, RecursionError):
+            return None
+        tail = self._tail(record)
+        if not tail:
+            return head
+        return head[:-1] + tail + "}" if doc else "{" + tail[1:] + "}"
+
+    def _tail(self, record: RecordView) -> str:
+        """``,"scope":{...},"resource":{...}`` for a record's scope and resource, cached."""
+        key = (id(record.scope), id(record.resource))
+        hit = self._tails.get(key)
+        if hit is not None and hit[0] is record.scope and hit[1] is record.resource:
+            return hit[2]
+        fields = _context_fields(record)
+        text = _dumps(fields)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = _dumps(_repair_value(fields))
+        tail = "," + text[1:-1] if fields else ""
+        if len(self._tails) >= _TAIL_CACHE_SIZE:
+            self._tails.clear()
+        self._tails[key] = (record.scope, record.resource, tail)
+        return tail
 
     def _encode_text(self, text: str, ts: int, counts: Counter[str]) -> list[LogEvent]:
         try:

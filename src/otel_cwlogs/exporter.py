@@ -170,7 +170,7 @@ class CloudWatchLogExporter(ExporterBase):
         for item in batch:
             try:
                 record = view(item)
-                route = self._router.route(record.resource_key, record.resource_attributes)
+                route = self._router.route(record.resource)
                 events = self._encoder.encode(record, now_ms, notes)
             except Exception:
                 notes["invalid_record"] += 1

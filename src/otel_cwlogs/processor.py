@@ -31,8 +31,11 @@ from .events import LogEvent
 from .exporter import CloudWatchLogExporter, ExporterStats
 from .routing import Route
 
-RECORD_OVERHEAD_BYTES = 1024
+RECORD_OVERHEAD_BYTES = 1280
 """Estimated memory of a queued record besides its body (the record, its attributes)."""
+
+EVENT_OVERHEAD_BYTES = 256
+"""Estimated memory of a buffered event besides its message bytes (objects around it)."""
 
 _DRAIN_CHUNK = 2048  # records encoded between two dispatch rounds
 
@@ -344,8 +347,8 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
                 grouped[stream_route] = [(event, event.size) for event in events]
         else:
             grouped[None] = records
-        added = sum(size for entries in grouped.values() for _, size in entries)
         count = sum(len(entries) for entries in grouped.values())
+        added = self._memory([entry for entries in grouped.values() for entry in entries])
         with self._lock:  # a queued record becomes its buffered events, until they are sent
             self._pending_records += count - len(records)
             self._pending_bytes += added - released
@@ -382,6 +385,11 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
                 )
                 self._flushes.remove(request)
                 request.done.set()
+
+    def _memory(self, entries: Sequence[tuple[Any, int]]) -> int:
+        """Estimated memory of buffered entries (records as queued, or encoded events)."""
+        overhead = EVENT_OVERHEAD_BYTES if self._cloudwatch is not None else 0
+        return sum(size for _, size in entries) + overhead * len(entries)
 
     def _full(self, stream: _Stream) -> bool:
         return (
@@ -438,7 +446,7 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
                 self._report.log("send", logging.ERROR, "processor error", exc_info=True)
             with self._lock:
                 self._pending_records -= len(job)
-                self._pending_bytes -= sum(size for _, size in job)
+                self._pending_bytes -= self._memory(job)
             with self._state:
                 stream.in_flight = False
                 stream.done += len(job)

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ._sdk import resource_attributes
 from .errors import ConfigError
 
 DEFAULT_GROUP_TEMPLATE = "/otel/{service.name}"
@@ -131,33 +132,26 @@ class Router:
         self._explicit_stream = log_stream_name is not None
         self.group = Template(log_group_name or DEFAULT_GROUP_TEMPLATE, "group", group_setting)
         self.stream = Template(log_stream_name or DEFAULT_STREAM_TEMPLATE, "stream", stream_setting)
-        self._lock = threading.Lock()
         self._cache: dict[int, tuple[object, Route]] = {}
-        self._pid = -1
-        self._instance_id = ""
+        self.after_fork()
 
     def after_fork(self) -> None:
-        """In a forked child: a lock no parent thread holds (values follow the new pid)."""
+        """At construction and in a forked child: this process's pid and id, no routes yet."""
         self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._instance_id = os.urandom(8).hex()
+        self._cache.clear()
 
-    def _process_values(self) -> tuple[int, str]:
-        pid = os.getpid()
-        if pid != self._pid:  # first use, or a forked child: new id, forget parent routes
-            self._pid = pid
-            self._instance_id = os.urandom(8).hex()
-            self._cache.clear()
-        return pid, self._instance_id
-
-    def route(self, resource_key: object, attributes: Mapping[str, Any]) -> Route:
+    def route(self, resource: Any) -> Route:
+        """The route of records with this SDK ``Resource`` (None: an empty resource)."""
         with self._lock:
-            pid, instance_id = self._process_values()
-            hit = self._cache.get(id(resource_key))
-            if hit is not None and hit[0] is resource_key:
+            hit = self._cache.get(id(resource))
+            if hit is not None and hit[0] is resource:
                 return hit[1]
-            route = self._compute(attributes, pid, instance_id)
+            route = self._compute(resource_attributes(resource), self._pid, self._instance_id)
             if len(self._cache) >= _CACHE_SIZE:
                 self._cache.clear()
-            self._cache[id(resource_key)] = (resource_key, route)
+            self._cache[id(resource)] = (resource, route)
             return route
 
     def _compute(self, attributes: Mapping[str, Any], pid: int, instance_id: str) -> Route:
