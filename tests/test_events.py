@@ -17,6 +17,7 @@ from otel_cwlogs.events import (
     MAX_EVENT_BYTES,
     TRUNCATED_SUFFIX,
     EventEncoder,
+    record_document,
     to_json_value,
 )
 
@@ -288,3 +289,41 @@ def test_any_body_gives_events_within_the_limit(
             assert joined == expected["body"]
         else:
             assert json.loads(joined) == expected["body"]
+
+
+plain_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=20),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    body=plain_values,
+    attributes=st.dictionaries(st.text(max_size=10), plain_values, max_size=5),
+    resource=st.dictionaries(st.text(min_size=1, max_size=10), st.text(max_size=10), max_size=3),
+    scope=st.one_of(st.none(), st.tuples(st.text(max_size=5), st.text(max_size=5))),
+)
+def test_the_one_call_path_writes_what_the_value_by_value_path_writes(
+    body: Any, attributes: dict[str, Any], resource: dict[str, str], scope: Any
+) -> None:
+    changes: dict[str, Any] = {"body": body, "attributes": attributes}
+    if resource:
+        changes["resource_attributes"] = resource
+    if scope:
+        changes["scope"] = scope
+    rec = record(severity_number=9, severity_text="INFO", trace_id=5, span_id=6, **changes)
+    plain = EventEncoder()._plain_json(rec)
+    assert plain is not None
+    assert plain == json.dumps(
+        record_document(rec), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
