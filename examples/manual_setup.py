@@ -2,7 +2,8 @@
 
 Run against AWS with credentials and a region configured, or against a local emulator:
 
-    OTEL_EXPORTER_CLOUDWATCH_LOGS_ENDPOINT_URL=http://127.0.0.1:5000 python examples/manual_setup.py
+    export OTEL_EXPORTER_CLOUDWATCH_LOGS_ENDPOINT_URL=http://127.0.0.1:5000
+    python examples/manual_setup.py
 """
 
 from __future__ import annotations
@@ -10,17 +11,16 @@ from __future__ import annotations
 import logging
 
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 
-from otel_cwlogs import CloudWatchLogExporter
+from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor
 
 
 def main() -> None:
     resource = Resource.create({"service.name": "example-shop", "deployment.environment": "dev"})
     provider = LoggerProvider(resource=resource)
     exporter = CloudWatchLogExporter(retention_in_days=7)  # group: /otel/example-shop
-    provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+    provider.add_log_record_processor(CloudWatchLogRecordProcessor(exporter))
     logging.getLogger().addHandler(LoggingHandler(logger_provider=provider))
     logging.getLogger().setLevel(logging.INFO)
 

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from typing import Any
 
 import pytest
 
-from otel_cwlogs import CloudWatchLogExporter, ConfigError
-from otel_cwlogs.config import ExporterConfig
+from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor, ConfigError
+from otel_cwlogs.config import ExporterConfig, ProcessorConfig, env_name
 
 
 def test_defaults() -> None:
@@ -111,3 +113,85 @@ def test_exporter_takes_its_names_from_the_environment(
     assert exporter.config.log_group_name == "/from/env"
     assert exporter.config.endpoint_url == moto_endpoint
     exporter.shutdown()
+
+
+def test_aws_region_is_honoured_when_boto3_finds_no_region(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    exporter = CloudWatchLogExporter()
+    assert exporter._edge.client.meta.region_name == "eu-west-3"
+    exporter.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "accepted"),
+    [
+        ("OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_GROUP_NAME", "bad group!", "log group name"),
+        ("OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_STREAM_NAME", "{unclosed", "unbalanced"),
+        ("OTEL_EXPORTER_CLOUDWATCH_LOGS_ENDPOINT_URL", "not a url", "expected a URL"),
+        ("OTEL_EXPORTER_CLOUDWATCH_LOGS_REGION_NAME", "mars 1!", "AWS region name"),
+    ],
+)
+def test_exporter_names_the_variable_of_a_bad_value(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, accepted: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as info:
+        CloudWatchLogExporter()
+    assert f"{variable}={value!r} is invalid" in str(info.value)
+    assert accepted in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "accepted"),
+    [
+        ("OTEL_EXPORTER_CLOUDWATCH_LOGS_SCHEDULE_DELAY_MILLIS", "0", "above 0"),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "soon", "above 0"),
+        ("OTEL_EXPORTER_CLOUDWATCH_LOGS_MAX_EXPORT_BATCH_SIZE", "10001", "1 to 10000"),
+        ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "0", "1 to 10000"),
+        ("OTEL_EXPORTER_CLOUDWATCH_LOGS_EXPORT_TIMEOUT_MILLIS", "-5", "above 0"),
+        ("OTEL_BLRP_EXPORT_TIMEOUT", "x", "above 0"),
+        ("OTEL_EXPORTER_CLOUDWATCH_LOGS_MAX_QUEUE_SIZE", "0", "positive integer"),
+        ("OTEL_BLRP_MAX_QUEUE_SIZE", "1.5", "positive integer"),
+        ("OTEL_EXPORTER_CLOUDWATCH_LOGS_MAX_QUEUE_BYTES", "1000", "1048576"),
+        ("OTEL_EXPORTER_CLOUDWATCH_LOGS_REQUESTS_PER_SECOND", "-1", "0 for no limit"),
+        ("OTEL_EXPORTER_CLOUDWATCH_LOGS_MAX_CONCURRENT_REQUESTS", "65", "1 to 64"),
+    ],
+)
+def test_processor_names_the_variable_of_a_bad_value(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, accepted: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as info:
+        ProcessorConfig.resolve(cloudwatch=True)
+    assert f"{variable}={value!r} is invalid" in str(info.value)
+    assert accepted in str(info.value)
+
+
+def test_every_setting_is_reachable_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each keyword of the exporter and the processor has its variable."""
+    exporter_keywords = set(inspect.signature(CloudWatchLogExporter).parameters) - {
+        "client",
+        "session",
+    }
+    assert exporter_keywords == {f.name for f in dataclasses.fields(ExporterConfig)}
+    processor_keywords = set(inspect.signature(CloudWatchLogRecordProcessor).parameters) - {
+        "exporter",
+        "meter_provider",
+    }
+    assert processor_keywords == {f.name for f in dataclasses.fields(ProcessorConfig)}
+    values = {
+        "schedule_delay_millis": ("250", 250.0),
+        "max_export_batch_size": ("100", 100),
+        "export_timeout_millis": ("900", 900.0),
+        "max_queue_size": ("1000", 1000),
+        "max_queue_bytes": ("2097152", 2_097_152),
+        "requests_per_second": ("2.5", 2.5),
+        "max_concurrent_requests": ("2", 2),
+    }
+    for keyword, (text, _) in values.items():
+        monkeypatch.setenv(env_name(keyword), text)
+    config = ProcessorConfig.resolve(cloudwatch=True)
+    assert {k: getattr(config, k) for k in values} == {k: v for k, (_, v) in values.items()}

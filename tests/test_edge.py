@@ -181,3 +181,12 @@ def test_throttled_stream_creation_is_retried(
     proxy.error("CreateLogGroup", "OperationAbortedException")
     assert exporter.export(sdk_items(["a"])) == ExportResult.SUCCESS
     assert bodies(logs, group) == ["a"]
+
+
+def test_already_existing_stream_counts_as_created(
+    exporter: CloudWatchLogExporter, proxy: FaultProxy, logs: Any, group: str
+) -> None:
+    proxy.error(PUT, "ResourceNotFoundException")  # as if the stream were missing: it is not
+    assert exporter.export(sdk_items(["a"])) == ExportResult.SUCCESS
+    assert proxy.hits["CreateLogStream"] == 1  # answered ResourceAlreadyExistsException
+    assert bodies(logs, group) == ["a"]

@@ -298,7 +298,9 @@ def test_no_feedback_loop_with_the_root_logger_at_debug(
         root.removeHandler(handler)
         root.setLevel(level)
         provider.shutdown()
-    assert flushed != [False]
+    assert len(flushed) == 1  # it returned (the stock processor on SDK 1.33 reports False)
+    if kind == "cloudwatch":
+        assert flushed == [True]
     assert bodies(logs, group) == [
         "one",
         "two",

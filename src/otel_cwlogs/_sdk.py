@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -38,6 +39,7 @@ __all__ = [
     "ProcessorBase",
     "RecordView",
     "batch_item",
+    "initialize_components",
     "resource_attributes",
     "scope_fields",
     "view",
@@ -151,3 +153,26 @@ def scope_fields(scope: Any) -> tuple[str | None, str | None, Mapping[str, Any]]
         return None, None, _EMPTY
     attributes = getattr(scope, "attributes", None)
     return scope.name, scope.version, attributes if isinstance(attributes, Mapping) else _EMPTY
+
+
+def initialize_components(
+    processor_factory: Any, logging_handler: bool | None, **kwargs: Any
+) -> None:
+    """Run the SDK's auto-configuration with this package's processor and handler choices.
+
+    ``processor_factory(exporter)`` makes the processor of each log exporter, on SDKs that
+    take one (1.40+; before, the stock processor is used). ``logging_handler`` asks for the
+    SDK's logging handler on the root logger; None leaves it to the SDK's own variable. On
+    SDK <= 1.29 the same switch also decides whether logs are set up at all.
+    """
+    from opentelemetry.sdk._configuration import _initialize_components
+
+    parameters = inspect.signature(_initialize_components).parameters
+    if "export_log_record_processor" in parameters:
+        kwargs.setdefault("export_log_record_processor", processor_factory)
+    if logging_handler is not None:
+        switch = "setup_logging_handler" if "setup_logging_handler" in parameters else None
+        switch = switch or ("logging_enabled" if "logging_enabled" in parameters else None)
+        if switch is not None:
+            kwargs.setdefault(switch, logging_handler)
+    _initialize_components(**kwargs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import random
 import threading
 import time
@@ -160,8 +161,17 @@ def make_client(
     region_name: str | None,
     endpoint_url: str | None,
     timeout_s: float,
+    endpoint_setting: str = "endpoint_url",
+    region_setting: str = "region_name",
 ) -> Any:
-    """A CloudWatch Logs client whose only retries are the package's own."""
+    """A CloudWatch Logs client whose only retries are the package's own.
+
+    The region is boto3's (``AWS_DEFAULT_REGION``, the profile) unless given; ``AWS_REGION``,
+    which AWS runtimes set but botocore does not read, is used when boto3 finds none.
+    """
+    session = session or boto3.session.Session()
+    if region_name is None and not session.region_name:
+        region_name = os.environ.get("AWS_REGION") or None
     config = botocore.config.Config(
         retries={"total_max_attempts": 1},
         connect_timeout=min(5.0, timeout_s),
@@ -169,7 +179,7 @@ def make_client(
         user_agent_extra="otel-cwlogs",
     )
     try:
-        return (session or boto3.session.Session()).client(
+        return session.client(
             "logs", region_name=region_name, endpoint_url=endpoint_url, config=config
         )
     except botocore.exceptions.NoRegionError:
@@ -177,10 +187,15 @@ def make_client(
             "region_name",
             region_name,
             "no AWS region is configured; pass region_name, or set "
-            "OTEL_EXPORTER_CLOUDWATCH_LOGS_REGION_NAME or AWS_REGION",
+            "OTEL_EXPORTER_CLOUDWATCH_LOGS_REGION_NAME, AWS_REGION or AWS_DEFAULT_REGION, "
+            "or a region in the AWS profile",
+        ) from None
+    except botocore.exceptions.InvalidRegionError:
+        raise ConfigError(
+            region_setting, region_name, "expected an AWS region name such as eu-west-1"
         ) from None
     except ValueError as exc:
-        raise ConfigError("endpoint_url", endpoint_url, str(exc)) from None
+        raise ConfigError(endpoint_setting, endpoint_url, f"expected a URL ({exc})") from None
 
 
 class LogsEdge:

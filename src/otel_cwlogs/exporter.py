@@ -110,6 +110,8 @@ class CloudWatchLogExporter(ExporterBase):
                 region_name=config.region_name,
                 endpoint_url=config.endpoint_url,
                 timeout_s=timeout_s,
+                endpoint_setting="endpoint_url" if endpoint_url else env_name("endpoint_url"),
+                region_setting="region_name" if region_name else env_name("region_name"),
             )
 
         self._edge = LogsEdge(
