@@ -1,17 +1,22 @@
 """A small HTTP proxy in front of the emulator that injects faults into chosen operations.
 
-Tests point the exporter's endpoint at the proxy, queue faults for an operation (by its
-``X-Amz-Target`` name, e.g. ``PutLogEvents``), and everything else is forwarded untouched.
-Faults are answered over real HTTP, so botocore parses them exactly as it would AWS's.
+Tests point the exporter's endpoint at the proxy and either queue faults for an operation (by
+its ``X-Amz-Target`` name, e.g. ``PutLogEvents``), or set a :class:`Chaos` of probabilities
+for it; everything else is forwarded untouched. Faults are answered over real HTTP, so botocore
+parses them exactly as it would AWS's. The proxy can also go down (refusing connections) and
+come back on the same port, and can enforce sequence tokens like the pre-2023 service.
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
+import random
 import socket
 import struct
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,13 +33,32 @@ class Fault:
     when: str = ""  # only requests whose body contains this text
 
 
+@dataclass
+class Chaos:
+    """Probabilities, per call of one operation, of each fault (at most one per call)."""
+
+    throttle: float = 0.0  # ThrottlingException, HTTP 400
+    server_error: float = 0.0  # ServiceUnavailableException 503 or InternalFailure 500
+    reset: float = 0.0  # connection dropped before the request reaches the service
+    reset_after: float = 0.0  # forwarded, then the connection dropped: the response is lost
+    slow: float = 0.0  # forwarded after ``slow_s`` (past the client's read timeout)
+    slow_s: float = 0.0
+
+
 class FaultProxy:
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, seed: int = 7) -> None:
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.hits: Counter[str] = Counter()
+        self.injected: Counter[str] = Counter()
+        self.enforce_tokens = False
+        self._tokens: dict[tuple[str, str], int] = {}
+        self._accepted: dict[tuple[str, str, str], str] = {}
         self._faults: dict[str, list[Fault]] = {}
+        self._chaos: dict[str, Chaos] = {}
+        self._random = random.Random(seed)
         self._lock = threading.Lock()
+        self._down = False
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,13 +70,18 @@ class FaultProxy:
             def do_POST(self) -> None:
                 proxy._handle(self)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
-        self._thread.start()
+        self._handler = Handler
+        self._server = self._serve(0)
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _serve(self, port: int) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer(("127.0.0.1", port), self._handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        return server
+
+    # -- what the tests ask for ---------------------------------------------------------------
 
     def error(
         self,
@@ -76,19 +105,36 @@ class FaultProxy:
         """Answer the next ``times`` calls with HTTP 200 and this body, not forwarding them."""
         self._add(operation, Fault("respond", times, 200, body))
 
+    def chaos(self, operation: str, chaos: Chaos) -> None:
+        self._chaos[operation] = chaos
+
+    def down(self) -> None:
+        """Refuse connections (and drop the open ones) until :meth:`up`."""
+        self._down = True
+        self._server.shutdown()
+        self._server.server_close()
+
+    def up(self) -> None:
+        self._server = self._serve(self.port)
+        self._down = False
+
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._chaos.clear()
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        if not self._down:
+            self._server.shutdown()
+            self._server.server_close()
+
+    # -- serving ------------------------------------------------------------------------------
 
     def _add(self, operation: str, fault: Fault) -> None:
         with self._lock:
             self._faults.setdefault(operation, []).append(fault)
 
-    def _next_fault(self, operation: str, body: bytes) -> Fault | None:
+    def _next_fault(self, operation: str, body: bytes) -> Fault | str | None:
         with self._lock:
             self.hits[operation] += 1
             for fault in self._faults.get(operation, []):
@@ -96,32 +142,108 @@ class FaultProxy:
                     fault.times -= 1
                     if fault.times <= 0:
                         self._faults[operation].remove(fault)
+                    self.injected[fault.kind] += 1
                     return fault
+            chaos = self._chaos.get(operation)
+            if chaos is None:
+                return None
+            roll = self._random.random()
+            for name in ("throttle", "server_error", "reset", "reset_after", "slow"):
+                chance = getattr(chaos, name)
+                if roll < chance:
+                    self.injected[name] += 1
+                    return name
+                roll -= chance
             return None
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length)
-        target = handler.headers.get("X-Amz-Target", "")
-        operation = target.rsplit(".", 1)[-1]
-        fault = self._next_fault(operation, body)
-        if fault is not None and fault.kind == "reset":
-            sock = handler.connection
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            handler.close_connection = True
-            sock.close()
+        if self._down:
+            self._drop(handler)
             return
-        if fault is not None:
+        operation = handler.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]
+        fault = self._next_fault(operation, body)
+        if fault == "throttle":
+            fault = Fault("error", 1, 400, {"__type": "ThrottlingException", "message": "Rate"})
+        elif fault == "server_error":
+            code = self._random.choice(
+                [("ServiceUnavailableException", 503), ("InternalFailure", 500)]
+            )
+            fault = Fault("error", 1, code[1], {"__type": code[0], "message": code[0]})
+        if fault == "reset" or (isinstance(fault, Fault) and fault.kind == "reset"):
+            self._drop(handler)
+            return
+        if isinstance(fault, Fault):
             self._reply(handler, fault.status, json.dumps(fault.body).encode())
             return
+        if fault == "slow":
+            time.sleep(self._chaos[operation].slow_s)  # the emulated service is slow
+        if self.enforce_tokens and operation == "PutLogEvents":
+            status, payload, headers = self._with_tokens(handler, body)
+        else:
+            status, payload, headers = self._forward(handler, body)
+        if fault == "reset_after":
+            self._drop(handler)
+            return
+        self._reply(handler, status, payload, headers)
+
+    def _forward(
+        self, handler: BaseHTTPRequestHandler, body: bytes
+    ) -> tuple[int, bytes, list[tuple[str, str]]]:
         conn = http.client.HTTPConnection(*self.upstream, timeout=60)
         try:
             headers = {k: v for k, v in handler.headers.items() if k.lower() != "connection"}
             conn.request(handler.command, handler.path, body=body, headers=headers)
             response = conn.getresponse()
-            self._reply(handler, response.status, response.read(), response.getheaders())
+            return response.status, response.read(), response.getheaders()
         finally:
             conn.close()
+
+    def _with_tokens(
+        self, handler: BaseHTTPRequestHandler, body: bytes
+    ) -> tuple[int, bytes, list[tuple[str, str]]]:
+        """PutLogEvents as CloudWatch did before 2023: each batch must carry the last token."""
+        request = json.loads(body)
+        key = (request["logGroupName"], request["logStreamName"])
+        digest = hashlib.sha256(json.dumps(request["logEvents"]).encode()).hexdigest()
+        with self._lock:
+            expected = self._tokens.get(key)
+            sent = request.get("sequenceToken")
+            replay = (key[0], key[1], sent or "")
+            if self._accepted.get(replay) == digest:
+                self.injected["data_already_accepted"] += 1
+                error = {
+                    "__type": "DataAlreadyAcceptedException",
+                    "message": "The given batch of log events has already been accepted.",
+                    "expectedSequenceToken": str(expected),
+                }
+                return 400, json.dumps(error).encode(), []
+            if expected is not None and sent != str(expected):
+                self.injected["invalid_sequence_token"] += 1
+                error = {
+                    "__type": "InvalidSequenceTokenException",
+                    "message": "The given sequenceToken is invalid.",
+                    "expectedSequenceToken": str(expected),
+                }
+                return 400, json.dumps(error).encode(), []
+        status, payload, headers = self._forward(handler, body)
+        if status != 200:
+            return status, payload, headers
+        with self._lock:
+            token = (expected or 0) + 1
+            self._tokens[key] = token
+            self._accepted[(key[0], key[1], sent or "")] = digest
+            response = json.loads(payload or b"{}")
+            response["nextSequenceToken"] = str(token)
+        return 200, json.dumps(response).encode(), []
+
+    @staticmethod
+    def _drop(handler: BaseHTTPRequestHandler) -> None:
+        sock = handler.connection
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        handler.close_connection = True
+        sock.close()
 
     @staticmethod
     def _reply(

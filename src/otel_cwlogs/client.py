@@ -68,12 +68,28 @@ _PLACEHOLDER = [{"timestamp": 0, "message": "-"}]
 
 
 class DeliveryError(Exception):
-    """A request that could not be delivered; ``code`` is the AWS error code or cause."""
+    """A request that could not be delivered; ``code`` is the AWS error code or cause.
 
-    def __init__(self, code: str, detail: str) -> None:
+    ``retryable``: the cause was passing (throttling, 5xx, the network) and only time ran
+    out, so the same request may succeed later.
+    """
+
+    def __init__(
+        self, code: str, detail: str, retryable: bool = False, maybe_sent: bool = False
+    ) -> None:
         super().__init__(f"{code}: {detail}")
         self.code = code
         self.detail = detail
+        self.retryable = retryable
+        self.maybe_sent = maybe_sent
+        """An attempt may have reached the service: sent again, the events may be doubled."""
+
+
+def maybe_sent(exc: BaseException) -> bool:
+    """Whether a failed call may have reached the service (its response was lost)."""
+    return isinstance(exc, botocore.exceptions.HTTPClientError) and not isinstance(
+        exc, botocore.exceptions.ConnectionError
+    )
 
 
 @dataclass
@@ -103,7 +119,13 @@ class RetryPolicy:
         """Seconds to wait before retry number ``attempt`` (1-based)."""
         return self.jitter() * min(self.max_delay_s, self.base_delay_s * 2.0 ** (attempt - 1))
 
-    def call(self, operation: Callable[[], T], deadline: float, stop: threading.Event) -> T:
+    def call(
+        self,
+        operation: Callable[[], T],
+        deadline: float,
+        stop: threading.Event,
+        on_retry: Callable[[BaseException], None] | None = None,
+    ) -> T:
         attempt = 0
         while True:
             try:
@@ -111,6 +133,8 @@ class RetryPolicy:
             except Exception as exc:
                 if not self.is_retryable(exc):
                     raise
+                if on_retry is not None:
+                    on_retry(exc)
                 attempt += 1
                 wait = self.delay(attempt)
                 if attempt >= self.max_attempts or time.monotonic() + wait >= deadline:
@@ -122,10 +146,15 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class PutResult:
-    """What CloudWatch did with one request."""
+    """What CloudWatch did with one request.
+
+    ``possible_duplicates``: events delivered by a retry after an attempt whose response was
+    lost, so CloudWatch may hold them twice (it no longer deduplicates with tokens).
+    """
 
     delivered: int
     rejected: Counter[str]
+    possible_duplicates: int = 0
 
 
 def rejected_counts(info: Mapping[str, Any] | None, count: int) -> Counter[str]:
@@ -269,17 +298,32 @@ class LogsEdge:
     @guarded
     def put(self, route: Route, events: Sequence[LogEvent], deadline: float) -> PutResult:
         """Send one request; raises :class:`DeliveryError` when it cannot be delivered."""
+        ambiguous: list[BaseException] = []
         try:
-            return self._put(route, events, deadline)
+            return self._put(route, events, deadline, ambiguous)
         except DeliveryError:
             raise
         except Exception as exc:
-            raise DeliveryError(error_code(exc), str(exc)) from None
+            retryable = self.policy.is_retryable(exc)
+            sent = bool(ambiguous) or maybe_sent(exc)
+            raise DeliveryError(error_code(exc), str(exc), retryable, sent) from None
 
-    def _put(self, route: Route, events: Sequence[LogEvent], deadline: float) -> PutResult:
+    def _put(
+        self,
+        route: Route,
+        events: Sequence[LogEvent],
+        deadline: float,
+        ambiguous: list[BaseException],
+    ) -> PutResult:
+        """``ambiguous`` collects the failed attempts whose response was lost."""
         log_events = [{"timestamp": e.timestamp, "message": e.message} for e in events]
         created = False
         token_tries = 0
+
+        def on_retry(exc: BaseException) -> None:
+            if maybe_sent(exc):
+                ambiguous.append(exc)
+
         while True:
             params: dict[str, Any] = {
                 "logGroupName": route.group,
@@ -291,7 +335,7 @@ class LogsEdge:
                 params["sequenceToken"] = token
             try:
                 response = self.policy.call(
-                    functools.partial(self._send, params), deadline, self.stop
+                    functools.partial(self._send, params), deadline, self.stop, on_retry
                 )
             except botocore.exceptions.ClientError as exc:
                 code = error_code(exc)
@@ -311,7 +355,8 @@ class LogsEdge:
                 raise
             self._set_token(route, response.get("nextSequenceToken"))
             rejected = rejected_counts(response.get("rejectedLogEventsInfo"), len(events))
-            return PutResult(len(events) - sum(rejected.values()), rejected)
+            delivered = len(events) - sum(rejected.values())
+            return PutResult(delivered, rejected, delivered if ambiguous else 0)
 
     def _send(self, params: dict[str, Any]) -> Any:
         self._staged.body = json.dumps(params, ensure_ascii=False, separators=(",", ":")).encode()

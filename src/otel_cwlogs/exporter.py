@@ -36,6 +36,10 @@ NOT_RETRYABLE_HINTS = {
 class ExporterStats:
     """Counters since the exporter was made.
 
+    With ``oversize="truncate"`` every record that is not dropped becomes one event, so
+    ``records == delivered + dropped_total`` once nothing is in flight; ``split`` adds
+    ``events - records`` parts.
+
     ``dropped`` counts events by reason, except ``invalid_record`` (a batch item that is
     not a log record), ``empty`` (a ``body``-format record with an empty body) and
     ``after_shutdown``, which count records. ``modified`` counts records that were
@@ -50,6 +54,13 @@ class ExporterStats:
     retries: Mapping[str, int]
     dropped: Mapping[str, int]
     modified: Mapping[str, int]
+    possible_duplicates: int = 0
+    """Events delivered by a retry after an attempt whose response was lost: CloudWatch may
+    hold these twice."""
+
+    @property
+    def dropped_total(self) -> int:
+        return sum(self.dropped.values())
 
 
 _MODIFIED = ("repaired", "truncated", "split", "depth_limited")
@@ -130,6 +141,7 @@ class CloudWatchLogExporter(ExporterBase):
         self._requests = self._failed_requests = 0
         self._dropped: Counter[str] = Counter()
         self._modified: Counter[str] = Counter()
+        self._possible_duplicates = 0
 
     def _init_locks(self) -> None:
         self._export_lock = threading.Lock()
@@ -155,7 +167,7 @@ class CloudWatchLogExporter(ExporterBase):
                 deadline = time.monotonic() + self.timeout_s
                 ok = True
                 for route, events in self.encode(batch, now_ms).items():
-                    ok = self.deliver(route, events, now_ms, deadline) and ok
+                    ok = self.deliver(route, events, now_ms, deadline)[0] and ok
                 return ExportResult.SUCCESS if ok else ExportResult.FAILURE
         except Exception:
             self._report.log("export-error", logging.ERROR, "export failed", exc_info=True)
@@ -195,30 +207,51 @@ class CloudWatchLogExporter(ExporterBase):
 
     @guarded
     def deliver(
-        self, route: Route, events: Sequence[LogEvent], now_ms: int, deadline: float
-    ) -> bool:
-        """Send one stream's events as valid requests; False if some could not be delivered.
+        self,
+        route: Route,
+        events: Sequence[LogEvent],
+        now_ms: int,
+        deadline: float,
+        *,
+        keep_retryable: bool = False,
+    ) -> tuple[bool, list[LogEvent]]:
+        """Send one stream's events as valid requests: (none lost?, events to retry).
 
-        Events CloudWatch would refuse are set aside first, and everything is counted.
+        Events CloudWatch would refuse are set aside first, and everything is counted. A
+        request that failed for a passing cause (throttling, 5xx, the network) only because
+        time ran out is dropped as ``undeliverable``, or, with ``keep_retryable``, handed back
+        to the caller to send again later (not counted as dropped).
         """
         plan = plan_requests(events, now_ms, retention_days=self._edge.known_retention(route.group))
         dropped = plan.dropped
-        delivered = requests = failed = 0
+        delivered = requests = failed = duplicates = 0
+        retry: list[LogEvent] = []
         for request in plan.requests:
             try:
                 result = self._edge.put(route, request, deadline)
             except DeliveryError as exc:
                 failed += 1
-                dropped["undeliverable"] += len(request)
+                if keep_retryable and exc.retryable:
+                    retry.extend(request)
+                    duplicates += len(request) if exc.maybe_sent else 0
+                else:
+                    dropped["undeliverable"] += len(request)
                 self._report_failure(route, exc, len(request))
                 continue
             requests += 1
             delivered += result.delivered
+            duplicates += result.possible_duplicates
             dropped.update(result.rejected)
-        self._count(delivered=delivered, requests=requests, failed=failed, dropped=dropped)
+        self._count(
+            delivered=delivered,
+            requests=requests,
+            failed=failed,
+            dropped=dropped,
+            duplicates=duplicates,
+        )
         if dropped:
             self._report_dropped(dropped)
-        return not failed
+        return not dropped["undeliverable"], retry
 
     def count_dropped(self, reason: str, count: int) -> None:
         """Count records dropped before they reached the exporter, and report it."""
@@ -235,8 +268,10 @@ class CloudWatchLogExporter(ExporterBase):
         failed: int = 0,
         dropped: Counter[str] | None = None,
         modified: Counter[str] | None = None,
+        duplicates: int = 0,
     ) -> None:
         with self._stats_lock:
+            self._possible_duplicates += duplicates
             self._records += records
             self._events += events
             self._delivered += delivered
@@ -279,6 +314,7 @@ class CloudWatchLogExporter(ExporterBase):
                 retries=MappingProxyType(dict(self._edge.policy.retries)),
                 dropped=MappingProxyType(dict(self._dropped)),
                 modified=MappingProxyType(dict(self._modified)),
+                possible_duplicates=self._possible_duplicates,
             )
 
     def force_flush(self, timeout_millis: float = 30_000) -> bool:

@@ -14,6 +14,7 @@ import collections
 import inspect
 import logging
 import queue
+import random
 import threading
 import time
 from collections.abc import Sequence
@@ -38,6 +39,9 @@ EVENT_OVERHEAD_BYTES = 256
 """Estimated memory of a buffered event besides its message bytes (objects around it)."""
 
 _DRAIN_CHUNK = 2048  # records encoded between two dispatch rounds
+RETRY_BASE_S = 0.2
+RETRY_MAX_S = 5.0
+"""Backoff of a stream whose request was handed back after a passing failure."""
 
 
 class TokenBucket:
@@ -80,6 +84,9 @@ class _Stream:
     done: int = 0
     failed: int = 0
     flush_target: int = 0
+    failures: int = 0
+    """Consecutive sends that ended with events handed back to retry."""
+    retry_at: float = 0.0
 
 
 @dataclass
@@ -106,6 +113,12 @@ class ProcessorStats:
     queued_bytes: int
     dropped: MappingProxyType[str, int]
     exporter: ExporterStats | None
+
+    @property
+    def dropped_total(self) -> int:
+        """Everything dropped, here and in the exporter."""
+        exporter = self.exporter.dropped_total if self.exporter is not None else 0
+        return sum(self.dropped.values()) + exporter
 
 
 _Entry = Union[tuple[Any, int], _Flush]
@@ -262,6 +275,7 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
             self._jobs.put(None)
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        self._count_leftovers()
         remaining_ms = max(0.0, deadline - time.monotonic()) * 1000
         shutdown: Callable[..., Any] = self._exporter.shutdown
         try:
@@ -272,6 +286,24 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
             shutdown(timeout_millis=remaining_ms)
         else:
             shutdown()
+
+    def _count_leftovers(self) -> None:
+        """What shutdown could not deliver in time is dropped, and counted."""
+        with self._state:
+            left = sum(len(stream.buffer) for stream in self._streams.values())
+            for stream in self._streams.values():
+                stream.buffer.clear()
+        with self._lock:
+            left += sum(1 for entry in self._queue if not isinstance(entry, _Flush))
+            self._queue.clear()
+            if left:
+                self._dropped["undelivered_at_shutdown"] += left
+                self._pending_records = 0
+                self._pending_bytes = 0
+        if left:
+            self._report.log(
+                "shutdown", logging.WARNING, "shutdown: %d records not delivered in time", left
+            )
 
     def stats(self) -> ProcessorStats:
         with self._lock:
@@ -310,7 +342,8 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
                     due = stream.first_at + self._delay - now
                     if self._full(stream) or stream.dispatched < stream.flush_target:
                         due = 0.0
-                    timeout = min(timeout, max(due, stream.bucket.wait(now)))
+                    wait = max(due, stream.retry_at - now, stream.bucket.wait(now))
+                    timeout = min(timeout, wait)
         return max(timeout, 0.001)
 
     def _take_queue(self) -> tuple[collections.deque[_Entry], float]:
@@ -410,7 +443,7 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
                     or stream.dispatched < stream.flush_target
                     or self._shutdown
                 )
-                if not due or stream.bucket.wait(now) > 0:
+                if not due or now < stream.retry_at or stream.bucket.wait(now) > 0:
                     continue
                 stream.bucket.take()
                 job = self._take_request(stream)
@@ -440,29 +473,45 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
                 return
             stream, job = work
             ok = False
+            retry: list[Any] = []
             try:
-                ok = self._send(stream.route, [payload for payload, _ in job])
+                ok, retry = self._send(stream.route, [payload for payload, _ in job])
             except Exception:
                 self._report.log("send", logging.ERROR, "processor error", exc_info=True)
+            retry_ids = {id(payload) for payload in retry}
+            kept = [entry for entry in job if id(entry[0]) in retry_ids]
+            finished = [entry for entry in job if id(entry[0]) not in retry_ids]
             with self._lock:
-                self._pending_records -= len(job)
-                self._pending_bytes -= self._memory(job)
+                self._pending_records -= len(finished)
+                self._pending_bytes -= self._memory(finished)
             with self._state:
                 stream.in_flight = False
-                stream.done += len(job)
+                stream.done += len(finished)
                 if not ok:
-                    stream.failed += len(job)
+                    stream.failed += len(finished)
+                if kept:  # a passing failure outlasted the timeout: back to the front, later
+                    stream.buffer.extendleft(reversed(kept))
+                    stream.buffer_bytes += sum(size for _, size in kept)
+                    stream.dispatched -= len(kept)
+                    stream.failures += 1
+                    backoff = min(RETRY_MAX_S, RETRY_BASE_S * 2 ** (stream.failures - 1))
+                    stream.retry_at = time.monotonic() + backoff * (0.5 + random.random() / 2)
+                else:
+                    stream.failures = 0
                 self._settle_flushes()
             self._wake.set()
 
-    def _send(self, route: Route | None, payloads: Sequence[Any]) -> bool:
+    def _send(self, route: Route | None, payloads: Sequence[Any]) -> tuple[bool, list[Any]]:
+        """(nothing lost?, payloads to send again later)."""
         if self._cloudwatch is not None and route is not None:
             timeout = min(self._timeout, self._cloudwatch.timeout_s)
             deadline = time.monotonic() + timeout
             events: list[LogEvent] = list(payloads)
-            return self._cloudwatch.deliver(route, events, _now_ms(), deadline)
+            return self._cloudwatch.deliver(
+                route, events, _now_ms(), deadline, keep_retryable=not self._shutdown
+            )
         result = self._exporter.export(list(payloads))
-        return getattr(result, "name", "SUCCESS") == "SUCCESS"
+        return getattr(result, "name", "SUCCESS") == "SUCCESS", []
 
 
 def _now_ms() -> int:
