@@ -175,6 +175,7 @@ def test_every_setting_is_reachable_from_the_environment(monkeypatch: pytest.Mon
     exporter_keywords = set(inspect.signature(CloudWatchLogExporter).parameters) - {
         "client",
         "session",
+        "meter_provider",
     }
     assert exporter_keywords == {f.name for f in dataclasses.fields(ExporterConfig)}
     processor_keywords = set(inspect.signature(CloudWatchLogRecordProcessor).parameters) - {
@@ -195,3 +196,21 @@ def test_every_setting_is_reachable_from_the_environment(monkeypatch: pytest.Mon
         monkeypatch.setenv(env_name(keyword), text)
     config = ProcessorConfig.resolve(cloudwatch=True)
     assert {k: getattr(config, k) for k in values} == {k: v for k, (_, v) in values.items()}
+
+
+def test_tls_verification_is_on_unless_turned_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    def verify_of(exporter: CloudWatchLogExporter) -> Any:
+        return exporter._edge.client._endpoint.http_session._verify
+
+    default = verify_of(CloudWatchLogExporter())
+    assert default is True or (isinstance(default, str) and default)  # on, with a CA bundle
+    assert verify_of(CloudWatchLogExporter(verify=False)) is False
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("OTEL_EXPORTER_CLOUDWATCH_LOGS_VERIFY", str(bundle))
+    assert verify_of(CloudWatchLogExporter()) == str(bundle)
+    monkeypatch.setenv("OTEL_EXPORTER_CLOUDWATCH_LOGS_VERIFY", "/no/such/bundle.pem")
+    with pytest.raises(ConfigError, match="path of a CA bundle"):
+        CloudWatchLogExporter()

@@ -192,6 +192,7 @@ def make_client(
     timeout_s: float,
     endpoint_setting: str = "endpoint_url",
     region_setting: str = "region_name",
+    verify: bool | str | None = None,
 ) -> Any:
     """A CloudWatch Logs client whose only retries are the package's own.
 
@@ -209,7 +210,11 @@ def make_client(
     )
     try:
         return session.client(
-            "logs", region_name=region_name, endpoint_url=endpoint_url, config=config
+            "logs",
+            region_name=region_name,
+            endpoint_url=endpoint_url,
+            config=config,
+            verify=verify,
         )
     except botocore.exceptions.NoRegionError:
         raise ConfigError(

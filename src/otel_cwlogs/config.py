@@ -79,6 +79,18 @@ def to_bool(value: Any) -> bool:
     raise ValueError(value)
 
 
+def to_verify(value: Any) -> bool | str:
+    """TLS verification: a boolean, or the path of a CA bundle that exists."""
+    if isinstance(value, bool):
+        return value
+    try:
+        return to_bool(value)
+    except ValueError:
+        if isinstance(value, str) and os.path.isfile(value):
+            return value
+        raise
+
+
 def to_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise TypeError(value)
@@ -151,6 +163,7 @@ class ExporterConfig:
     max_event_bytes: int
     oversize: Oversize
     export_timeout_millis: float
+    verify: bool | str | None
 
     @classmethod
     def resolve(cls, environ: Mapping[str, str] | None = None, **explicit: Any) -> ExporterConfig:
@@ -194,6 +207,12 @@ class ExporterConfig:
             oversize=get("oversize", "truncate", one_of("truncate", "split"), "truncate or split"),
             export_timeout_millis=get(
                 "export_timeout_millis", 30_000.0, positive_float, "a number of ms above 0"
+            ),
+            verify=get(
+                "verify",
+                None,
+                to_verify,
+                "true, false (no TLS certificate check) or the path of a CA bundle",
             ),
         )
 

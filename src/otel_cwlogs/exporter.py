@@ -16,6 +16,7 @@ import boto3
 from ._diag import RateLimitedLog
 from ._fork import reinit_in_child
 from ._guard import guarded, protect_root_handlers
+from ._metrics import observe
 from ._sdk import ExporterBase, ExportResult, view
 from .batching import plan_requests
 from .client import DeliveryError, LogsEdge, RetryPolicy, make_client
@@ -72,7 +73,10 @@ class CloudWatchLogExporter(ExporterBase):
     Every argument may be left out; it is then read from ``OTEL_EXPORTER_CLOUDWATCH_LOGS_<NAME>``
     (e.g. ``..._LOG_GROUP_NAME``), else defaults apply. ``log_group_name`` and
     ``log_stream_name`` are templates over resource attributes (see :mod:`otel_cwlogs.routing`).
-    Pass a ready boto3 ``logs`` ``client``, or a boto3 ``session`` to make one from.
+    Pass a ready boto3 ``logs`` ``client``, or a boto3 ``session`` to make one from. TLS
+    certificates are verified unless ``verify`` says otherwise (False, or a CA bundle path).
+    The counters of :meth:`stats` are also OpenTelemetry metrics (``otel_cwlogs.exporter.*``)
+    of ``meter_provider``, or of the global one.
     """
 
     def __init__(
@@ -91,6 +95,8 @@ class CloudWatchLogExporter(ExporterBase):
         max_event_bytes: int | None = None,
         oversize: str | None = None,
         export_timeout_millis: float | None = None,
+        verify: bool | str | None = None,
+        meter_provider: Any = None,
     ) -> None:
         config = ExporterConfig.resolve(
             log_group_name=log_group_name,
@@ -104,6 +110,7 @@ class CloudWatchLogExporter(ExporterBase):
             max_event_bytes=max_event_bytes,
             oversize=oversize,
             export_timeout_millis=export_timeout_millis,
+            verify=verify,
         )
         self.config = config
         self._router = Router(
@@ -121,6 +128,7 @@ class CloudWatchLogExporter(ExporterBase):
                 region_name=config.region_name,
                 endpoint_url=config.endpoint_url,
                 timeout_s=timeout_s,
+                verify=config.verify,
                 endpoint_setting="endpoint_url" if endpoint_url else env_name("endpoint_url"),
                 region_setting="region_name" if region_name else env_name("region_name"),
             )
@@ -142,6 +150,23 @@ class CloudWatchLogExporter(ExporterBase):
         self._dropped: Counter[str] = Counter()
         self._modified: Counter[str] = Counter()
         self._possible_duplicates = 0
+        observe(
+            self,
+            meter_provider,
+            {
+                "otel_cwlogs.exporter.records": ("{record}", "", lambda e: e.stats().records),
+                "otel_cwlogs.exporter.events": ("{event}", "", lambda e: e.stats().events),
+                "otel_cwlogs.exporter.delivered": ("{event}", "", lambda e: e.stats().delivered),
+                "otel_cwlogs.exporter.requests": ("{request}", "", lambda e: e.stats().requests),
+                "otel_cwlogs.exporter.retries": ("{retry}", "cause", lambda e: e.stats().retries),
+                "otel_cwlogs.exporter.dropped": ("{event}", "reason", lambda e: e.stats().dropped),
+                "otel_cwlogs.exporter.possible_duplicates": (
+                    "{event}",
+                    "",
+                    lambda e: e.stats().possible_duplicates,
+                ),
+            },
+        )
 
     def _init_locks(self) -> None:
         self._export_lock = threading.Lock()

@@ -25,6 +25,7 @@ from typing import Any, Callable, Union
 from ._diag import RateLimitedLog
 from ._fork import reinit_in_child
 from ._guard import exporting, guarded
+from ._metrics import observe
 from ._sdk import ProcessorBase, batch_item, body_of
 from .batching import DEFAULT_LIMITS
 from .config import ProcessorConfig
@@ -160,7 +161,6 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
             max_concurrent_requests=max_concurrent_requests,
         )
         self.config = config
-        self._meter_provider = meter_provider
         self._delay = config.schedule_delay_millis / 1000
         self._timeout = config.export_timeout_millis / 1000
         self._max_request_bytes = (
@@ -170,6 +170,18 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         self._report = RateLimitedLog()
         self._shutdown = False
         self._start()
+        observe(
+            self,
+            meter_provider,
+            {
+                "otel_cwlogs.processor.received": ("{record}", "", lambda p: p.stats().received),
+                "otel_cwlogs.processor.dropped": (
+                    "{record}",
+                    "reason",
+                    lambda p: p.stats().dropped,
+                ),
+            },
+        )
         reinit_in_child(self._after_fork)
 
     def _start(self) -> None:
