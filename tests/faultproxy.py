@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 @dataclass
 class Fault:
-    kind: str  # "error", "reset" or "respond"
+    kind: str  # "error", "reset", "respond" or "annotate"
     times: int
     status: int = 400
     body: dict[str, Any] = field(default_factory=dict)
@@ -105,6 +105,10 @@ class FaultProxy:
         """Answer the next ``times`` calls with HTTP 200 and this body, not forwarding them."""
         self._add(operation, Fault("respond", times, 200, body))
 
+    def annotate(self, operation: str, fields: dict[str, Any], *, times: int = 1) -> None:
+        """Forward the next ``times`` calls, then add ``fields`` to the service's answer."""
+        self._add(operation, Fault("annotate", times, 200, fields))
+
     def chaos(self, operation: str, chaos: Chaos) -> None:
         self._chaos[operation] = chaos
 
@@ -174,7 +178,7 @@ class FaultProxy:
         if fault == "reset" or (isinstance(fault, Fault) and fault.kind == "reset"):
             self._drop(handler)
             return
-        if isinstance(fault, Fault):
+        if isinstance(fault, Fault) and fault.kind != "annotate":
             self._reply(handler, fault.status, json.dumps(fault.body).encode())
             return
         if fault == "slow":
@@ -186,6 +190,8 @@ class FaultProxy:
         if fault == "reset_after":
             self._drop(handler)
             return
+        if isinstance(fault, Fault) and status == 200:
+            payload = json.dumps({**json.loads(payload or b"{}"), **fault.body}).encode()
         self._reply(handler, status, payload, headers)
 
     def _forward(

@@ -12,7 +12,9 @@ from otel_cwlogs.routing import Route, Router, name_problem, sanitize
 
 
 def route(router: Router, attributes: dict[str, Any]) -> Route:
-    return router.route(Resource(attributes))
+    """The (group, stream) of a resource; its entity is tested in test_entity.py."""
+    got = router.route(Resource(attributes))
+    return Route(got.group, got.stream)
 
 
 def test_templates_fill_from_resource_attributes() -> None:

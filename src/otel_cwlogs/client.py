@@ -155,6 +155,8 @@ class PutResult:
     delivered: int
     rejected: Counter[str]
     possible_duplicates: int = 0
+    entity_rejected: str | None = None
+    """The ``errorType`` of a ``rejectedEntityInfo``: the entity was refused, not the events."""
 
 
 def rejected_counts(info: Mapping[str, Any] | None, count: int) -> Counter[str]:
@@ -261,7 +263,8 @@ class LogsEdge:
         self.policy = policy or RetryPolicy()
         self.stop = threading.Event()
         self._lock = threading.Lock()
-        self._tokens: dict[Route, str] = {}
+        self._tokens: dict[tuple[str, str], str] = {}
+        self.send_entity = True
         self._retention_known: dict[str, int] = {}
 
     @property
@@ -335,15 +338,20 @@ class LogsEdge:
                 "logStreamName": route.stream,
                 "logEvents": log_events,
             }
-            token = self._tokens.get(route)
+            token = self._tokens.get((route.group, route.stream))
             if token is not None:
                 params["sequenceToken"] = token
+            entity = route.entity if self.send_entity else None
             try:
                 response = self.policy.call(
-                    functools.partial(self._send, params), deadline, self.stop, on_retry
+                    functools.partial(self._send, params, entity), deadline, self.stop, on_retry
                 )
             except botocore.exceptions.ClientError as exc:
                 code = error_code(exc)
+                if entity is not None and "entity" in str(exc).lower():
+                    self.send_entity = False  # an endpoint from before the field existed
+                    logger.info("the endpoint refuses the entity field; sending without it")
+                    continue
                 expected = exc.response.get("expectedSequenceToken")
                 if code == "DataAlreadyAcceptedException":
                     self._set_token(route, expected)
@@ -354,17 +362,22 @@ class LogsEdge:
                     continue
                 if code == "ResourceNotFoundException" and not created:
                     created = True
-                    self._tokens.pop(route, None)
+                    self._tokens.pop((route.group, route.stream), None)
                     self._create_stream(route, deadline)
                     continue
                 raise
             self._set_token(route, response.get("nextSequenceToken"))
             rejected = rejected_counts(response.get("rejectedLogEventsInfo"), len(events))
             delivered = len(events) - sum(rejected.values())
-            return PutResult(delivered, rejected, delivered if ambiguous else 0)
+            entity_info = response.get("rejectedEntityInfo") or {}
+            entity_rejected = str(entity_info.get("errorType") or "") or None
+            return PutResult(delivered, rejected, delivered if ambiguous else 0, entity_rejected)
 
-    def _send(self, params: dict[str, Any]) -> Any:
-        self._staged.body = json.dumps(params, ensure_ascii=False, separators=(",", ":")).encode()
+    def _send(self, params: dict[str, Any], entity: str | None) -> Any:
+        body = json.dumps(params, ensure_ascii=False, separators=(",", ":"))
+        if entity is not None:  # sent in the body only: older botocore models lack the field
+            body = body[:-1] + ',"entity":' + entity + "}"
+        self._staged.body = body.encode()
         try:
             return self.client.put_log_events(**{**params, "logEvents": _PLACEHOLDER})
         finally:
@@ -372,9 +385,9 @@ class LogsEdge:
 
     def _set_token(self, route: Route, token: object) -> None:
         if isinstance(token, str) and token:
-            self._tokens[route] = token
+            self._tokens[(route.group, route.stream)] = token
         else:
-            self._tokens.pop(route, None)
+            self._tokens.pop((route.group, route.stream), None)
 
     def _call(self, deadline: float, method: str, **params: Any) -> None:
         """One creation call; "already exists" counts as done."""

@@ -164,6 +164,7 @@ class ExporterConfig:
     oversize: Oversize
     export_timeout_millis: float
     verify: bool | str | None
+    entity: bool
 
     @classmethod
     def resolve(cls, environ: Mapping[str, str] | None = None, **explicit: Any) -> ExporterConfig:
@@ -214,6 +215,7 @@ class ExporterConfig:
                 to_verify,
                 "true, false (no TLS certificate check) or the path of a CA bundle",
             ),
+            entity=get("entity", True, to_bool, "true or false"),
         )
 
 

@@ -58,6 +58,8 @@ class ExporterStats:
     possible_duplicates: int = 0
     """Events delivered by a retry after an attempt whose response was lost: CloudWatch may
     hold these twice."""
+    entity_rejected: int = 0
+    """Requests whose entity CloudWatch refused (``rejectedEntityInfo``); not a drop."""
 
     @property
     def dropped_total(self) -> int:
@@ -96,6 +98,7 @@ class CloudWatchLogExporter(ExporterBase):
         oversize: str | None = None,
         export_timeout_millis: float | None = None,
         verify: bool | str | None = None,
+        entity: bool | None = None,
         meter_provider: Any = None,
     ) -> None:
         config = ExporterConfig.resolve(
@@ -111,11 +114,13 @@ class CloudWatchLogExporter(ExporterBase):
             oversize=oversize,
             export_timeout_millis=export_timeout_millis,
             verify=verify,
+            entity=entity,
         )
         self.config = config
         self._router = Router(
             config.log_group_name,
             config.log_stream_name,
+            entity=config.entity,
             group_setting="log_group_name" if log_group_name else env_name("log_group_name"),
             stream_setting="log_stream_name" if log_stream_name else env_name("log_stream_name"),
         )
@@ -150,6 +155,7 @@ class CloudWatchLogExporter(ExporterBase):
         self._dropped: Counter[str] = Counter()
         self._modified: Counter[str] = Counter()
         self._possible_duplicates = 0
+        self._entity_rejected = 0
         observe(
             self,
             meter_provider,
@@ -249,7 +255,7 @@ class CloudWatchLogExporter(ExporterBase):
         """
         plan = plan_requests(events, now_ms, retention_days=self._edge.known_retention(route.group))
         dropped = plan.dropped
-        delivered = requests = failed = duplicates = 0
+        delivered = requests = failed = duplicates = entity_rejected = 0
         retry: list[LogEvent] = []
         for request in plan.requests:
             try:
@@ -267,12 +273,22 @@ class CloudWatchLogExporter(ExporterBase):
             delivered += result.delivered
             duplicates += result.possible_duplicates
             dropped.update(result.rejected)
+            if result.entity_rejected:
+                entity_rejected += 1
+                self._report.log(
+                    "entity",
+                    logging.WARNING,
+                    "CloudWatch refused the entity of log group %s (%s); the events were kept",
+                    route.group,
+                    result.entity_rejected,
+                )
         self._count(
             delivered=delivered,
             requests=requests,
             failed=failed,
             dropped=dropped,
             duplicates=duplicates,
+            entity_rejected=entity_rejected,
         )
         if dropped:
             self._report_dropped(dropped)
@@ -294,9 +310,11 @@ class CloudWatchLogExporter(ExporterBase):
         dropped: Counter[str] | None = None,
         modified: Counter[str] | None = None,
         duplicates: int = 0,
+        entity_rejected: int = 0,
     ) -> None:
         with self._stats_lock:
             self._possible_duplicates += duplicates
+            self._entity_rejected += entity_rejected
             self._records += records
             self._events += events
             self._delivered += delivered
@@ -340,6 +358,7 @@ class CloudWatchLogExporter(ExporterBase):
                 dropped=MappingProxyType(dict(self._dropped)),
                 modified=MappingProxyType(dict(self._modified)),
                 possible_duplicates=self._possible_duplicates,
+                entity_rejected=self._entity_rejected,
             )
 
     def force_flush(self, timeout_millis: float = 30_000) -> bool:

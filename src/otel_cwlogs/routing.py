@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ._sdk import resource_attributes
+from .entity import build_entity
 from .errors import ConfigError
 
 DEFAULT_GROUP_TEMPLATE = "/otel/{service.name}"
@@ -100,10 +101,11 @@ class Template:
 
 @dataclass(frozen=True)
 class Route:
-    """Where a record goes."""
+    """Where a record goes, and the entity (JSON text) sent with it, if any."""
 
     group: str
     stream: str
+    entity: str | None = None
 
 
 def _first_name(value: Any) -> str | None:
@@ -127,7 +129,9 @@ class Router:
         *,
         group_setting: str = "log_group_name",
         stream_setting: str = "log_stream_name",
+        entity: bool = True,
     ) -> None:
+        self._entity = entity
         self._explicit_group = log_group_name is not None
         self._explicit_stream = log_stream_name is not None
         self.group = Template(log_group_name or DEFAULT_GROUP_TEMPLATE, "group", group_setting)
@@ -173,4 +177,8 @@ class Router:
         if not self._explicit_stream:
             name = _first_name(attributes.get(STREAM_NAMES_ATTRIBUTE))
             stream = sanitize(name, "stream") if name else None
-        return Route(group or self.group.render(lookup), stream or self.stream.render(lookup))
+        return Route(
+            group or self.group.render(lookup),
+            stream or self.stream.render(lookup),
+            build_entity(attributes) if self._entity else None,
+        )
