@@ -174,15 +174,16 @@ def _as_ns(value: object) -> int | None:
     return None
 
 
-def record_document(record: RecordView, counts: Counter[str] | None = None) -> dict[str, Any]:
-    """The ``json``-format document of a record, in the Collector's field order."""
+def _head(record: RecordView, body: Any, severity_text: Any, attributes: Any) -> dict[str, Any]:
+    """The document's fields before ``scope`` and ``resource``, in the Collector's order;
+    empty ones left out. The caller supplies the three that may need converting."""
     doc: dict[str, Any] = {}
-    if record.body is not None:
-        doc["body"] = to_json_value(record.body, counts)
+    if body is not None:
+        doc["body"] = body
     if record.severity_number:
         doc["severity_number"] = record.severity_number
-    if record.severity_text:
-        doc["severity_text"] = _safe_str(record.severity_text)
+    if severity_text:
+        doc["severity_text"] = severity_text
     if record.dropped_attributes:
         doc["dropped_attributes_count"] = record.dropped_attributes
     if record.trace_flags:
@@ -191,8 +192,19 @@ def record_document(record: RecordView, counts: Counter[str] | None = None) -> d
         doc["trace_id"] = format(record.trace_id & (2**128 - 1), "032x")
     if record.span_id:
         doc["span_id"] = format(record.span_id & (2**64 - 1), "016x")
-    if record.attributes:
-        doc["attributes"] = to_json_value(record.attributes, counts)
+    if attributes:
+        doc["attributes"] = attributes
+    return doc
+
+
+def record_document(record: RecordView, counts: Counter[str] | None = None) -> dict[str, Any]:
+    """The ``json``-format document of a record, every value converted to plain JSON."""
+    doc = _head(
+        record,
+        to_json_value(record.body, counts),
+        _safe_str(record.severity_text) if record.severity_text else None,
+        to_json_value(record.attributes, counts) if record.attributes else None,
+    )
     doc.update(_context_fields(record, counts))
     return doc
 
@@ -303,27 +315,13 @@ class EventEncoder:
         to convert value by value; both give the same text for ordinary records. The
         ``scope`` and ``resource`` fields are written once per scope and resource.
         """
-        doc: dict[str, Any] = {}
-        if record.body is not None:
-            doc["body"] = record.body
-        if record.severity_number:
-            doc["severity_number"] = record.severity_number
         text = record.severity_text
-        if text:
-            if type(text) is not str:
-                return None
-            doc["severity_text"] = text
-        if record.dropped_attributes:
-            doc["dropped_attributes_count"] = record.dropped_attributes
-        if record.trace_flags:
-            doc["flags"] = record.trace_flags
-        if record.trace_id:
-            doc["trace_id"] = format(record.trace_id & (2**128 - 1), "032x")
-        if record.span_id:
-            doc["span_id"] = format(record.span_id & (2**64 - 1), "016x")
+        if text and type(text) is not str:
+            return None
         attributes = record.attributes
-        if attributes:
-            doc["attributes"] = attributes if isinstance(attributes, dict) else dict(attributes)
+        if attributes and not isinstance(attributes, dict):
+            attributes = dict(attributes)
+        doc = _head(record, record.body, text, attributes)
         try:
             head = _plain_dumps(doc)
         except (TypeError, ValueError, RecursionError):

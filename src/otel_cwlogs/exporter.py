@@ -189,7 +189,7 @@ class CloudWatchLogExporter(ExporterBase):
     def export(self, batch: Sequence[Any]) -> ExportResult:
         """Send a batch; never raises. FAILURE only when some events could not be delivered."""
         if self._shutdown:
-            self.count_dropped("after_shutdown", len(batch))
+            self._count_dropped("after_shutdown", len(batch))
             return ExportResult.FAILURE
         protect_root_handlers()
         try:
@@ -294,8 +294,8 @@ class CloudWatchLogExporter(ExporterBase):
             self._report_dropped(dropped)
         return not dropped["undeliverable"], retry
 
-    def count_dropped(self, reason: str, count: int) -> None:
-        """Count records dropped before they reached the exporter, and report it."""
+    def _count_dropped(self, reason: str, count: int) -> None:
+        """Count records dropped without being looked at, and report it."""
         self._count(dropped=Counter({reason: count}))
         self._report_dropped(Counter({reason: count}))
 

@@ -90,10 +90,6 @@ class Template:
             )
             raise ConfigError(setting, text, f"{problem}; expected {accepted}")
 
-    @property
-    def is_literal(self) -> bool:
-        return not self.keys
-
     def render(self, lookup: Mapping[str, str]) -> str:
         name = _PLACEHOLDER.sub(lambda m: lookup.get(m.group(1).strip(), MISSING), self.text)
         return sanitize(name, self.kind)
