@@ -62,6 +62,8 @@ def test_environment_is_read_and_explicit_arguments_win() -> None:
         ("TAGS", "novalue", "key=value"),
         ("TAGS", "aws:reserved=x", "key=value"),
         ("EXPORT_TIMEOUT_MILLIS", "-1", "above 0"),
+        ("ENTITY", "sometimes", "true or false"),
+        ("VERIFY", "/no/such/ca.pem", "path of a CA bundle"),
     ],
 )
 def test_bad_environment_values_name_the_variable(variable: str, value: str, accepted: str) -> None:

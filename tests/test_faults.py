@@ -277,3 +277,24 @@ def test_shutdown_never_hangs_with_the_endpoint_down(
     numbers = account("shutdown with the endpoint down", 300, processor, logs, group, ["svc"])
     assert numbers["delivered"] == 0
     assert sum(numbers["dropped"].values()) == 300
+
+
+def test_missing_credentials_keep_the_app_running(
+    proxy: FaultProxy,
+    logs: Any,
+    group: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    processor = setup(boto3.session.Session(), proxy, group, max_export_batch_size=100)
+    with caplog.at_level(logging.ERROR, logger="otel_cwlogs"), pipeline(processor, "svc") as log:
+        emit(log, 500)
+        assert processor.force_flush(10_000) is False
+    numbers = account("credentials missing", 500, processor, logs, group, ["svc"])
+    assert numbers["dropped"] == {"undeliverable": 500}
+    ours = [r for r in caplog.records if r.name == "otel_cwlogs" and r.levelno == logging.ERROR]
+    assert len(ours) == 1
+    assert "no AWS credentials were found" in ours[0].getMessage()

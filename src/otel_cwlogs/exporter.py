@@ -30,6 +30,7 @@ NOT_RETRYABLE_HINTS = {
     "UnrecognizedClientException": "the AWS access key id or secret key is not valid",
     "InvalidParameterException": "CloudWatch refused the request's parameters",
     "ResourceNotFoundException": "the log group or stream does not exist",
+    "NoCredentialsError": "no AWS credentials were found (environment, profile or role)",
 }
 
 
