@@ -118,10 +118,14 @@ def view(item: Any) -> RecordView:
     record = item.log_record
     if hasattr(item, "resource"):  # ReadableLogRecord, SDK >= 1.39
         resource = item.resource
-        dropped = item.dropped_attributes
+        holder = item
     else:  # LogData, SDK <= 1.38: the SDK LogRecord carries the resource
         resource = record.resource
-        dropped = record.dropped_attributes
+        holder = record
+    try:  # the SDK reads it off BoundedAttributes; other mappings have no count
+        dropped = holder.dropped_attributes
+    except AttributeError:
+        dropped = 0
     severity = record.severity_number
     attributes = record.attributes
     # BoundedAttributes keeps a plain dict; reading it saves a copy per record
