@@ -49,7 +49,20 @@ _Readable: Any = getattr(_logs, "ReadableLogRecord", None)  # SDK >= 1.39
 _READABLE_FIELDS = (
     frozenset(f.name for f in dataclasses.fields(_Readable)) if _Readable else frozenset()
 )
+_HAS_LIMITS = "limits" in _READABLE_FIELDS
 _EMPTY_RESOURCE = Resource.get_empty()
+_EMPTY_CONTEXT = Context()
+
+
+def _shallow_copy(obj: Any) -> Any:
+    """``copy.copy``, done directly for an object that keeps its fields in ``__dict__``
+    (several times faster: this runs on the application's thread for every record)."""
+    state = getattr(obj, "__dict__", None)
+    if state is None:
+        return copy.copy(obj)
+    clone = object.__new__(type(obj))
+    clone.__dict__.update(state)
+    return clone
 
 
 def batch_item(record: Any) -> Any:
@@ -60,17 +73,13 @@ def batch_item(record: Any) -> Any:
     """
     if _Readable is None:
         return record
-    log_record = copy.copy(record.log_record)
+    log_record = _shallow_copy(record.log_record)
     if hasattr(log_record, "context"):
-        log_record.context = Context()
-    kwargs = {
-        "log_record": log_record,
-        "resource": record.resource if record.resource is not None else _EMPTY_RESOURCE,
-        "instrumentation_scope": record.instrumentation_scope,
-    }
-    if "limits" in _READABLE_FIELDS:
-        kwargs["limits"] = record.limits
-    return _Readable(**kwargs)
+        log_record.context = _EMPTY_CONTEXT
+    resource = record.resource if record.resource is not None else _EMPTY_RESOURCE
+    if _HAS_LIMITS:
+        return _Readable(log_record, resource, record.instrumentation_scope, record.limits)
+    return _Readable(log_record, resource, record.instrumentation_scope)
 
 
 def body_of(item: Any) -> Any:
