@@ -26,8 +26,11 @@ import botocore.config
 import botocore.exceptions
 
 from .client import error_code
-from .config import ExporterConfig
 from .errors import ConfigError
+from .exporter import CloudWatchLogExporter
+
+ARGUMENTS = ("log_group_name", "log_stream_name", "region_name", "endpoint_url")
+"""Exporter settings the command also takes as options (the environment gives the rest)."""
 
 ACTIONS = {
     "create_log_group": "logs:CreateLogGroup",
@@ -98,25 +101,19 @@ def explain(exc: BaseException, action: str, target: str, endpoint: str) -> str:
     return f"{code}: {exc}"
 
 
-def run(argv: Sequence[str] | None = None, report: Report | None = None) -> tuple[Report, int]:
+def run(argv: Sequence[str] | None = None) -> tuple[Report, int]:
     parser = argparse.ArgumentParser(prog="otel-cwlogs check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    for keyword in ("log_group_name", "log_stream_name", "region_name", "endpoint_url"):
+    for keyword in ARGUMENTS:
         parser.add_argument("--" + keyword.replace("_", "-"), dest=keyword)
     args = parser.parse_args(argv)
-    report = report or Report()
-    explicit = {
-        k: getattr(args, k)
-        for k in ("log_group_name", "log_stream_name", "region_name", "endpoint_url")
-    }
-    from .exporter import CloudWatchLogExporter
-
+    report = Report()
     try:
-        config = ExporterConfig.resolve(**explicit)
-        exporter = CloudWatchLogExporter(**{k: v for k, v in explicit.items() if v})
+        exporter = CloudWatchLogExporter(**{k: getattr(args, k) for k in ARGUMENTS})
     except ConfigError as exc:
         report.add("configuration", "failed", str(exc), "fix the setting named above")
         return report, 2
+    config = exporter.config
     configuration = asdict(config)
     configuration["endpoint_url"] = mask_url(config.endpoint_url)
     client = exporter._edge.client

@@ -182,10 +182,11 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
                 ),
             },
         )
-        reinit_in_child(self._after_fork)
+        reinit_in_child(self._start)
 
     def _start(self) -> None:
-        """Fresh state and threads (at construction, and in a forked child)."""
+        """Fresh state and threads: at construction, and in a forked child (new locks, an
+        empty queue: what the parent queued is the parent's to send)."""
         self._lock = threading.Lock()
         self._received = 0
         self._dropped: collections.Counter[str] = collections.Counter()
@@ -209,10 +210,6 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
             self._threads.append(sender)
         for thread in self._threads:
             thread.start()
-
-    def _after_fork(self) -> None:
-        """In a forked child: new locks, an empty queue (the parent sends its own), new threads."""
-        self._start()
 
     # -- the application's side ------------------------------------------------------------
 
