@@ -1,15 +1,64 @@
-"""The package's own logger, and reports that repeat at most once per interval."""
+"""The package's own logger, and reports that repeat at most once per interval.
+
+What the package reports must reach a person. Under ``opentelemetry-instrument`` the root
+logger's only handler is often an OpenTelemetry one, which sends records into the very
+pipeline whose problem is being reported (and the package keeps its own records out of it);
+Python's last-resort handler then stays silent, since a handler was found. So the package's
+logger carries :class:`StderrFallback`, which prints a warning on stderr exactly when no other
+handler on the way up would show it: handlers a user put on ``otel_cwlogs`` (or on the root
+logger) are used instead, never both.
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from typing import Callable
 
-from ._guard import guarded
+from ._guard import guarded, is_otel_handler
 
 logger = logging.getLogger("otel_cwlogs")
+
+
+class StderrFallback(logging.StreamHandler):  # type: ignore[type-arg]
+    """Prints records of WARNING and above on stderr when no other handler would show them.
+
+    "Other handlers" are those the record meets on its way from its logger up to the root,
+    as Python's own propagation walks it, except OpenTelemetry ones.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.setLevel(logging.WARNING)
+        self.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        if self._shown_elsewhere(record):
+            return False
+        return bool(super().handle(record))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr  # the current one: tests and tools replace it
+        super().emit(record)
+
+    def _shown_elsewhere(self, record: logging.LogRecord) -> bool:
+        current: logging.Logger | None = logging.getLogger(record.name)
+        while current is not None:
+            for handler in current.handlers:
+                if handler is self or is_otel_handler(handler):
+                    continue
+                if record.levelno >= handler.level:
+                    return True
+            if not current.propagate:
+                return False
+            current = current.parent
+        return False
+
+
+if not any(isinstance(h, StderrFallback) for h in logger.handlers):
+    logger.addHandler(StderrFallback())
 
 DEFAULT_INTERVAL_S = 60.0
 

@@ -63,6 +63,11 @@ class _OwnRecordsFilter(logging.Filter):
 OWN_RECORDS = _OwnRecordsFilter("otel_cwlogs")
 
 
+def is_otel_handler(handler: logging.Handler) -> bool:
+    """Whether ``handler`` feeds OpenTelemetry (the SDK's or the contrib ``LoggingHandler``)."""
+    return type(handler).__module__.startswith("opentelemetry")
+
+
 def protect_root_handlers() -> None:
     """Put :data:`OWN_RECORDS` on every OpenTelemetry logging handler of the root logger.
 
@@ -70,7 +75,5 @@ def protect_root_handlers() -> None:
     so that a handler added after the exporter was made is covered too.
     """
     for handler in logging.getLogger().handlers:
-        if type(handler).__module__.startswith("opentelemetry") and OWN_RECORDS not in (
-            handler.filters
-        ):
+        if is_otel_handler(handler) and OWN_RECORDS not in handler.filters:
             handler.addFilter(OWN_RECORDS)

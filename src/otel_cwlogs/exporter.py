@@ -254,6 +254,7 @@ class CloudWatchLogExporter(ExporterBase):
         time ran out is dropped as ``undeliverable``, or, with ``keep_retryable``, handed back
         to the caller to send again later (not counted as dropped).
         """
+        protect_root_handlers()
         plan = plan_requests(events, now_ms, retention_days=self._edge.known_retention(route.group))
         dropped = plan.dropped
         delivered = requests = failed = duplicates = entity_rejected = 0

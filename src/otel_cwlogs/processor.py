@@ -122,6 +122,12 @@ class ProcessorStats:
         return sum(self.dropped.values()) + exporter
 
 
+_WHY = {
+    "after_shutdown": "after_shutdown (emitted after the processor was shut down, at exit)",
+    "invalid_record": "invalid_record (not a log record the SDK makes)",
+    "queue_full": "queue_full (more than max_queue_size or max_queue_bytes waiting)",
+}
+
 _Entry = Union[tuple[Any, int], _Flush]
 
 
@@ -253,7 +259,7 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         with self._lock:
             self._received += received
             self._dropped[reason] += 1
-        self._report.log(reason, logging.WARNING, "log records dropped: %s", reason)
+        self._report.log(reason, logging.WARNING, "log records dropped: %s", _WHY[reason])
 
     # -- flush, shutdown, stats -------------------------------------------------------------
 
