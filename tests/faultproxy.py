@@ -4,7 +4,9 @@ Tests point the exporter's endpoint at the proxy and either queue faults for an 
 its ``X-Amz-Target`` name, e.g. ``PutLogEvents``), or set a :class:`Chaos` of probabilities
 for it; everything else is forwarded untouched. Faults are answered over real HTTP, so botocore
 parses them exactly as it would AWS's. The proxy can also go down (refusing connections) and
-come back on the same port, and can enforce sequence tokens like the pre-2023 service.
+come back on the same port, and can enforce sequence tokens like the pre-2023 service. Given a
+:class:`~tests.limits.Recorder`, it checks every PutLogEvents request that passes through
+against the real limits: the way to check the requests of an exporter in another process.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from .limits import Recorder
 
 
 @dataclass
@@ -46,8 +50,9 @@ class Chaos:
 
 
 class FaultProxy:
-    def __init__(self, upstream: str, seed: int = 7) -> None:
+    def __init__(self, upstream: str, seed: int = 7, recorder: Recorder | None = None) -> None:
         parts = urlsplit(upstream)
+        self.recorder = recorder
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.hits: Counter[str] = Counter()
         self.injected: Counter[str] = Counter()
@@ -167,6 +172,8 @@ class FaultProxy:
             self._drop(handler)
             return
         operation = handler.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]
+        if self.recorder is not None and operation == "PutLogEvents":
+            self.recorder.record(json.loads(body))
         fault = self._next_fault(operation, body)
         if fault == "throttle":
             fault = Fault("error", 1, 400, {"__type": "ThrottlingException", "message": "Rate"})

@@ -64,7 +64,10 @@ class Recorder:
             "Logs_20140328.PutLogEvents",
         ):
             return
-        body = json.loads(request.body)
+        self.record(json.loads(request.body))
+
+    def record(self, body: dict[str, Any]) -> None:
+        """Keep one PutLogEvents request body and check it against the limits."""
         found = request_problems(body, self.max_event_bytes)
         with self.lock:
             self.requests.append(body)

@@ -1,23 +1,25 @@
-"""`opentelemetry-instrument` end to end, in real subprocesses, against the emulator."""
+"""`opentelemetry-instrument` end to end, in real subprocesses, against the emulator.
+
+These run in every tox env, where no distro is installed: this package's configurator is the
+only one. ``test_distros.py`` runs the same under ``opentelemetry-distro`` and ADOT.
+"""
 
 from __future__ import annotations
 
-import inspect
-import json
-import os
-import subprocess
 import sys
-import textwrap
-from importlib.util import find_spec
-from pathlib import Path
+import types
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from opentelemetry.sdk._configuration import _initialize_components
+from opentelemetry.sdk._logs import export
+from opentelemetry.util._importlib_metadata import entry_points
 
-from .conftest import read_events
+from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor, autoconfig
 
-INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
+from .autorun import app_bodies, instrument
+from .faultproxy import FaultProxy
+from .limits import Recorder
 
 APP = """
     import logging
@@ -31,84 +33,58 @@ APP = """
 APP_LINES = ["order 1 paid", "stock low: A-42", "refund é 日本"]
 
 
-def instrument(moto_endpoint: str, group: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {
-        **os.environ,
-        "OTEL_LOGS_EXPORTER": "cloudwatch_logs",
-        "OTEL_SERVICE_NAME": "shop",
-        "OTEL_EXPORTER_CLOUDWATCH_LOGS_ENDPOINT_URL": moto_endpoint,
-        "OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_GROUP_NAME": group,
-        "OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_STREAM_NAME": "app",
-        **env,
-    }
-    full_env = {k: v for k, v in full_env.items() if v != "<unset>"}
-    result = subprocess.run(
-        [str(INSTRUMENT), sys.executable, "-c", textwrap.dedent(APP)],
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().endswith("app done"), result.stdout
-    return result
-
-
-def bodies(logs: Any, group: str, stream: str = "app") -> list[str]:
-    """What the app wrote (instrumentations may log at start-up too)."""
-    docs = [json.loads(e["message"]) for e in read_events(logs, group, stream)]
-    scopes = [d.get("scope", {}).get("name", "") for d in docs]
-    return [
-        d["body"]
-        for d, scope in zip(docs, scopes)
-        if not scope.startswith("opentelemetry.instrumentation")
-    ]
-
-
-def test_the_plain_command_just_works(moto_endpoint: str, logs: Any, group: str) -> None:
-    if find_spec("opentelemetry.instrumentation.logging") is not None:
-        pytest.skip("with opentelemetry-instrumentation-logging, its handler is tested below")
-    instrument(moto_endpoint, group)
-    assert bodies(logs, group) == APP_LINES
-
-
-def test_sdk_handler_variable(moto_endpoint: str, logs: Any, group: str) -> None:
-    instrument(moto_endpoint, group, OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED="true")
-    assert bodies(logs, group) == APP_LINES
-
-
-@pytest.mark.skipif(
-    find_spec("opentelemetry.instrumentation.logging") is None,
-    reason="opentelemetry-instrumentation-logging is installed in the newest-SDK envs only",
+OTHER_CONFIGURATORS = [
+    e.name for e in entry_points(group="opentelemetry_configurator") if e.name != "cloudwatch_logs"
+]
+without_distro = pytest.mark.skipif(
+    bool(OTHER_CONFIGURATORS),
+    reason="a distro is installed, so its configurator runs: see test_distros.py",
 )
-def test_with_the_contrib_logging_instrumentation(
-    moto_endpoint: str, logs: Any, group: str
-) -> None:
-    instrument(moto_endpoint, group)
-    assert bodies(logs, group) == APP_LINES
 
 
-def test_resource_from_the_environment_routes_records(
-    moto_endpoint: str, logs: Any, group: str
+@pytest.fixture
+def checked(moto_endpoint: str, recorder: Recorder) -> Iterator[str]:
+    """An endpoint that checks every PutLogEvents request against the limits."""
+    proxy = FaultProxy(moto_endpoint, recorder=recorder)
+    yield proxy.url
+    proxy.close()
+
+
+@without_distro
+@pytest.mark.parametrize("flag", ["<unset>", "true"])
+def test_records_are_shipped_with_the_handler_flag_set_or_not(
+    checked: str, logs: Any, group: str, recorder: Recorder, flag: str
 ) -> None:
+    result, report = instrument(
+        APP, checked, group, OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED=flag
+    )
+    assert "app done" in result.stdout
+    assert app_bodies(logs, group, APP_LINES) == APP_LINES
+    assert report["configured"] == ["cloudwatch_logs"]
+    assert report["processors"] == ["CloudWatchLogRecordProcessor"]
+    assert sum(h.startswith("opentelemetry") for h in report["handlers"]) == 1
+    assert recorder.requests
+
+
+@without_distro
+def test_resource_from_the_environment_routes_records(checked: str, logs: Any, group: str) -> None:
     instrument(
-        moto_endpoint,
+        APP,
+        checked,
         group,
-        OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED="true",
         OTEL_SERVICE_NAME="checkout",
         OTEL_RESOURCE_ATTRIBUTES="deployment.environment=staging,host.name=web-1",
         OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_GROUP_NAME=group + "/{service.name}",
         OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_STREAM_NAME="{deployment.environment}/{host.name}",
     )
-    assert bodies(logs, group + "/checkout", "staging/web-1") == APP_LINES
+    assert app_bodies(logs, group + "/checkout", APP_LINES, "staging/web-1") == APP_LINES
 
 
-def test_an_invalid_setting_is_a_clear_error_and_the_app_runs(
-    moto_endpoint: str, group: str
-) -> None:
-    result = instrument(
-        moto_endpoint,
+@without_distro
+def test_an_invalid_setting_is_a_clear_error_and_the_app_runs(checked: str, group: str) -> None:
+    result, _ = instrument(
+        APP,
+        checked,
         group,
         OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED="true",
         OTEL_EXPORTER_CLOUDWATCH_LOGS_RETENTION_IN_DAYS="2",
@@ -117,29 +93,104 @@ def test_an_invalid_setting_is_a_clear_error_and_the_app_runs(
     assert "one of 1, 3, 5, 7" in result.stderr
 
 
-def test_the_cloudwatch_processor_is_used_where_the_sdk_allows(
-    moto_endpoint: str, group: str
-) -> None:
-    code = textwrap.dedent(APP) + textwrap.dedent("""
-        from opentelemetry._logs import get_logger_provider
-        provider = get_logger_provider()
-        processors = provider._multi_log_record_processor._log_record_processors
-        print(" ".join(type(p).__name__ for p in processors))
-    """)
-    result = subprocess.run(
-        [str(INSTRUMENT), sys.executable, "-c", code],
-        env={
-            **os.environ,
-            "OTEL_LOGS_EXPORTER": "cloudwatch_logs",
-            "OTEL_EXPORTER_CLOUDWATCH_LOGS_ENDPOINT_URL": moto_endpoint,
-            "OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_GROUP_NAME": group,
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+@without_distro
+def test_the_handler_stays_off_when_turned_off(checked: str, logs: Any, group: str) -> None:
+    _, report = instrument(
+        APP,
+        checked,
+        group,
+        OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED="false",
+        OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION="false",
     )
+    assert not [h for h in report["handlers"] if h.startswith("opentelemetry")]
+    assert report["received"] == [0]
 
-    has_hook = "export_log_record_processor" in inspect.signature(_initialize_components).parameters
-    expected = "CloudWatchLogRecordProcessor" if has_hook else "BatchLogRecordProcessor"
-    assert result.stdout.split()[-1] == expected
+
+@without_distro
+def test_the_processor_swap_can_be_turned_off(checked: str, group: str) -> None:
+    _, report = instrument(
+        APP, checked, group, OTEL_EXPORTER_CLOUDWATCH_LOGS_REPLACE_BATCH_PROCESSOR="false"
+    )
+    assert report["processors"] == ["BatchLogRecordProcessor"]
+
+
+# -- the pieces, in this process -------------------------------------------------------------
+
+
+@pytest.fixture
+def configurator_module() -> Iterator[types.ModuleType]:
+    """A stand-in for a distro's configurator module that imported the stock processor."""
+    module = types.ModuleType("distro_configurator_stand_in")
+    sys.modules[module.__name__] = module
+    exec(
+        "from opentelemetry.sdk._logs.export import BatchLogRecordProcessor\n"
+        "def load(entry_point):\n"
+        "    return entry_point()\n",
+        module.__dict__,
+    )
+    yield module
+    del sys.modules[module.__name__]
+
+
+def test_the_swap_changes_the_name_where_the_loader_looks_it_up(
+    configurator_module: Any, moto_endpoint: str, group: str
+) -> None:
+    from otel_cwlogs import _entry
+
+    loaded = configurator_module.load(lambda: _entry.CloudWatchLogExporter)
+    assert loaded is CloudWatchLogExporter
+    assert configurator_module.BatchLogRecordProcessor is not export.BatchLogRecordProcessor
+    assert configurator_module.load(autoconfig.swap_batch_processor) == []  # idempotent
+
+    ours = CloudWatchLogExporter(endpoint_url=moto_endpoint, log_group_name=group)
+    processor = configurator_module.BatchLogRecordProcessor(exporter=ours)
+    assert isinstance(processor, CloudWatchLogRecordProcessor)
+    processor.shutdown()
+
+    console = getattr(export, "ConsoleLogRecordExporter", None) or export.ConsoleLogExporter
+    stock = configurator_module.BatchLogRecordProcessor(console())
+    assert type(stock) is export.BatchLogRecordProcessor
+    stock.shutdown()
+
+
+def test_the_swap_is_off_when_the_variable_says_so(
+    configurator_module: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(autoconfig.SWAP_VARIABLE, "false")
+    assert configurator_module.load(autoconfig.swap_batch_processor) == []
+    assert configurator_module.BatchLogRecordProcessor is export.BatchLogRecordProcessor
+
+
+def test_an_invalid_swap_setting_is_reported_and_ignored(
+    configurator_module: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv(autoconfig.SWAP_VARIABLE, "perhaps")
+    changed = configurator_module.load(autoconfig.swap_batch_processor)
+    assert changed == [configurator_module.__name__]
+    assert f"{autoconfig.SWAP_VARIABLE}='perhaps' is invalid" in caplog.text
+
+
+class _EntryPoint:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+@pytest.mark.parametrize(
+    ("installed", "named", "runs"),
+    [
+        (["cloudwatch_logs"], "", None),
+        (["cloudwatch_logs", "configurator"], "", "configurator"),
+        (["cloudwatch_logs", "aws_configurator", "configurator"], "", "aws_configurator"),
+        (["configurator", "cloudwatch_logs"], "", "configurator"),
+        (["cloudwatch_logs", "aws_configurator"], "cloudwatch_logs", None),
+    ],
+)
+def test_the_configurator_hands_over_unless_named(
+    monkeypatch: pytest.MonkeyPatch, installed: list[str], named: str, runs: str | None
+) -> None:
+    monkeypatch.setenv("OTEL_PYTHON_CONFIGURATOR", named)
+    monkeypatch.setattr(
+        autoconfig, "entry_points", lambda group: [_EntryPoint(name) for name in installed]
+    )
+    chosen = autoconfig._configurator_to_run()
+    assert (chosen.name if chosen is not None else None) == runs

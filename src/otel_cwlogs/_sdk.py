@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import inspect
+import logging
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -38,10 +39,13 @@ __all__ = [
     "ExporterBase",
     "ProcessorBase",
     "RecordView",
+    "auto_instrumentation_version",
     "batch_item",
-    "initialize_components",
+    "configured_logger_provider",
     "resource_attributes",
     "scope_fields",
+    "sdk_logging_handler",
+    "set_logger_provider",
     "view",
 ]
 
@@ -168,24 +172,46 @@ def scope_fields(scope: Any) -> tuple[str | None, str | None, Mapping[str, Any]]
     return scope.name, scope.version, attributes if isinstance(attributes, Mapping) else _EMPTY
 
 
-def initialize_components(
-    processor_factory: Any, logging_handler: bool | None, **kwargs: Any
-) -> None:
-    """Run the SDK's auto-configuration with this package's processor and handler choices.
+def configured_logger_provider() -> Any:
+    """The global logger provider, or None while nothing has set one."""
+    from opentelemetry._logs import get_logger_provider
+    from opentelemetry._logs._internal import ProxyLoggerProvider
 
-    ``processor_factory(exporter)`` makes the processor of each log exporter, on SDKs that
-    take one (1.40+; before, the stock processor is used). ``logging_handler`` asks for the
-    SDK's logging handler on the root logger; None leaves it to the SDK's own variable. On
-    SDK <= 1.29 the same switch also decides whether logs are set up at all.
+    provider = get_logger_provider()
+    return None if isinstance(provider, ProxyLoggerProvider) else provider
+
+
+def set_logger_provider(provider: Any) -> None:
+    from opentelemetry._logs import set_logger_provider as set_global
+
+    set_global(provider)
+
+
+def auto_instrumentation_version() -> str | None:
+    """The version of opentelemetry-instrumentation, which the SDK puts in the resource."""
+    try:
+        from opentelemetry.instrumentation.version import __version__
+    except ImportError:
+        return None
+    return str(__version__)
+
+
+def sdk_logging_handler(provider: Any) -> logging.Handler:
+    """The SDK's logging handler for ``provider``, kept across ``logging.basicConfig`` and
+    ``dictConfig`` calls as the SDK's own configuration keeps it (SDK 1.36+).
+
+    From SDK 1.40 the class warns that it is deprecated in favour of the one in
+    ``opentelemetry-instrumentation-logging``; that package's instrumentor puts its own
+    handler in place, so this one is only made where it is absent or turned off.
     """
-    from opentelemetry.sdk._configuration import _initialize_components
+    from opentelemetry.sdk import _configuration
 
-    parameters = inspect.signature(_initialize_components).parameters
-    if "export_log_record_processor" in parameters:
-        kwargs.setdefault("export_log_record_processor", processor_factory)
-    if logging_handler is not None:
-        switch = "setup_logging_handler" if "setup_logging_handler" in parameters else None
-        switch = switch or ("logging_enabled" if "logging_enabled" in parameters else None)
-        if switch is not None:
-            kwargs.setdefault(switch, logging_handler)
-    _initialize_components(**kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        handler: logging.Handler = _logs.LoggingHandler(
+            level=logging.NOTSET, logger_provider=provider
+        )
+    keep = getattr(_configuration, "_overwrite_logging_config_fns", None)
+    if keep is not None:
+        keep(handler)
+    return handler

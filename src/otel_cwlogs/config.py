@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar, cast
 
+from ._diag import logger
 from .errors import ConfigError
 from .events import MAX_EVENT_BYTES, MIN_MAX_EVENT_BYTES, MessageFormat, Oversize
 
@@ -77,6 +78,18 @@ def to_bool(value: Any) -> bool:
         if text in ("false", "0", "no", "off"):
             return False
     raise ValueError(value)
+
+
+def env_flag(variable: str, *, default: bool) -> bool:
+    """A true/false variable; an invalid value is reported once and treated as unset."""
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return default
+    try:
+        return to_bool(text)
+    except ValueError:
+        logger.warning("%s=%r is invalid (expected true or false); ignored", variable, text)
+        return default
 
 
 def to_verify(value: Any) -> bool | str:

@@ -1,0 +1,126 @@
+"""`opentelemetry-instrument` with the distros users install, in real subprocesses.
+
+Run by the tox envs ``py311-distro`` (``opentelemetry-distro`` with the OTLP exporters, as the
+OpenTelemetry documentation installs it) and ``py311-adot`` (AWS's
+``aws-opentelemetry-distro``). Nothing but ``OTEL_LOGS_EXPORTER`` is set for the pipeline
+(the exporter's own endpoint and group aside): traces and metrics go where the distro sends
+them by default, which here is nowhere.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from importlib.util import find_spec
+from typing import Any
+
+import pytest
+
+from .autorun import app_bodies, instrument
+from .faultproxy import FaultProxy
+from .limits import Recorder
+
+ADOT = find_spec("amazon") is not None and find_spec("amazon.opentelemetry.distro") is not None
+DISTRO_CONFIGURATOR = "aws_configurator" if ADOT else "configurator"
+
+pytestmark = pytest.mark.skipif(
+    find_spec("opentelemetry.distro") is None,
+    reason="needs a distro: tox -e py311-distro or -e py311-adot",
+)
+
+LINES = 5000
+BURST = f"""
+    import logging
+    logging.getLogger().setLevel(logging.INFO)
+    log = logging.getLogger("shop")
+    for i in range({LINES}):
+        log.info("line %05d of a tight loop", i)
+"""
+EXPECTED = [f"line {i:05d} of a tight loop" for i in range(LINES)]
+
+
+@pytest.fixture
+def checked(moto_endpoint: str, recorder: Recorder) -> Iterator[str]:
+    """An endpoint that checks every PutLogEvents request against the limits."""
+    proxy = FaultProxy(moto_endpoint, recorder=recorder)
+    yield proxy.url
+    proxy.close()
+
+
+def assert_distro_configuration(report: dict[str, Any]) -> None:
+    """The distro's own configurator ran (and this package's only handed over to it)."""
+    assert DISTRO_CONFIGURATOR in report["configured"]
+    assert set(report["configured"]) <= {DISTRO_CONFIGURATOR, "cloudwatch_logs"}
+    assert report["resource"]["telemetry.auto.version"]
+    if ADOT:  # ADOT's resource and its traces set-up (X-Ray ids) are in effect
+        assert report["resource"]["telemetry.auto.version"].endswith("-aws")
+        assert report["id_generator"] == "AwsXRayIdGenerator"
+
+
+@pytest.mark.parametrize("flag", ["<unset>", "true"], ids=["flag-unset", "flag-set"])
+def test_a_burst_arrives_whole_and_in_order(
+    checked: str, logs: Any, group: str, recorder: Recorder, flag: str
+) -> None:
+    _, report = instrument(
+        BURST, checked, group, OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED=flag
+    )
+    delivered = app_bodies(logs, group, EXPECTED)
+    print(f"{DISTRO_CONFIGURATOR}, flag {flag}: {len(delivered)} of {LINES} delivered")
+    assert delivered == EXPECTED
+    assert report["processors"] == ["CloudWatchLogRecordProcessor"]
+    assert sum(h.startswith("opentelemetry") for h in report["handlers"]) == 1
+    assert_distro_configuration(report)
+    assert len(recorder.requests) >= 1
+
+
+def test_naming_this_configurator_still_works(checked: str, logs: Any, group: str) -> None:
+    _, report = instrument(
+        BURST,
+        checked,
+        group,
+        OTEL_PYTHON_CONFIGURATOR="cloudwatch_logs",
+        OTEL_TRACES_EXPORTER="none",
+        OTEL_METRICS_EXPORTER="none",
+    )
+    assert report["configured"] == ["cloudwatch_logs"]
+    assert report["processors"] == ["CloudWatchLogRecordProcessor"]
+    assert app_bodies(logs, group, EXPECTED) == EXPECTED
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+UNREACHABLE = """
+    import logging
+    from opentelemetry._logs import get_logger_provider
+    logging.getLogger().setLevel(logging.INFO)
+    log = logging.getLogger("shop")
+    provider = get_logger_provider()
+    (ours,) = provider._multi_log_record_processor._log_record_processors
+    before = ours.stats().received
+    for round in range(2):
+        for i in range(100):
+            log.info("round %d line %d", round, i)
+        provider.force_flush(5000)
+    print("RECEIVED", ours.stats().received - before)
+"""
+
+
+def test_an_unreachable_endpoint_is_reported_on_stderr_once(group: str) -> None:
+    result, _ = instrument(
+        UNREACHABLE,
+        f"http://127.0.0.1:{free_port()}",
+        group,
+        OTEL_BLRP_EXPORT_TIMEOUT="1500",
+        OTEL_TRACES_EXPORTER="none",
+        OTEL_METRICS_EXPORTER="none",
+    )
+    failures = [line for line in result.stderr.splitlines() if "could not deliver" in line]
+    assert len(failures) == 1, result.stderr  # two failed flushes, one line a minute
+    assert failures[0].startswith("otel_cwlogs: ERROR:")
+    assert "Could not connect to the endpoint URL" in failures[0]
+    # the package's own reports never came back through the pipeline as records
+    assert "RECEIVED 200" in result.stdout
