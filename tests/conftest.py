@@ -76,6 +76,15 @@ def proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
     p.close()
 
 
+@pytest.fixture
+def checked(moto_endpoint: str, recorder: Recorder) -> Iterator[str]:
+    """The URL of a proxy to the emulator that checks every PutLogEvents request against the
+    limits: for exporters in other processes, whose botocore events a test cannot hook."""
+    proxy = FaultProxy(moto_endpoint, recorder=recorder)
+    yield proxy.url
+    proxy.close()
+
+
 def read_events(logs: Any, group: str, stream: str) -> list[dict[str, Any]]:
     """Every event of a stream, oldest first."""
     events: list[dict[str, Any]] = []

@@ -18,7 +18,6 @@ from opentelemetry.util._importlib_metadata import entry_points
 from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor, autoconfig
 
 from .autorun import app_bodies, instrument
-from .faultproxy import FaultProxy
 from .limits import Recorder
 
 APP = """
@@ -40,14 +39,6 @@ without_distro = pytest.mark.skipif(
     bool(OTHER_CONFIGURATORS),
     reason="a distro is installed, so its configurator runs: see test_distros.py",
 )
-
-
-@pytest.fixture
-def checked(moto_endpoint: str, recorder: Recorder) -> Iterator[str]:
-    """An endpoint that checks every PutLogEvents request against the limits."""
-    proxy = FaultProxy(moto_endpoint, recorder=recorder)
-    yield proxy.url
-    proxy.close()
 
 
 @without_distro

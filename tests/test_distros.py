@@ -10,14 +10,12 @@ them by default, which here is nowhere.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from importlib.util import find_spec
 from typing import Any
 
 import pytest
 
 from .autorun import app_bodies, instrument
-from .faultproxy import FaultProxy
 from .limits import Recorder
 
 ADOT = find_spec("amazon") is not None and find_spec("amazon.opentelemetry.distro") is not None
@@ -37,14 +35,6 @@ BURST = f"""
         log.info("line %05d of a tight loop", i)
 """
 EXPECTED = [f"line {i:05d} of a tight loop" for i in range(LINES)]
-
-
-@pytest.fixture
-def checked(moto_endpoint: str, recorder: Recorder) -> Iterator[str]:
-    """An endpoint that checks every PutLogEvents request against the limits."""
-    proxy = FaultProxy(moto_endpoint, recorder=recorder)
-    yield proxy.url
-    proxy.close()
 
 
 def assert_distro_configuration(report: dict[str, Any]) -> None:

@@ -9,8 +9,8 @@ import pytest
 from otel_cwlogs._diag import RateLimitedLog, StderrFallback, logger
 
 
-class OTelLikeHandler(logging.Handler):
-    """Stands in for the OpenTelemetry logging handler (judged by its module)."""
+class Keep(logging.Handler):
+    """Keeps what it is given."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -18,18 +18,13 @@ class OTelLikeHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.seen.append(record.getMessage())
+
+
+class OTelLikeHandler(Keep):
+    """Stands in for the OpenTelemetry logging handler (judged by its module)."""
 
 
 OTelLikeHandler.__module__ = "opentelemetry.sdk._logs._internal"
-
-
-class Keep(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.seen.append(record.getMessage())
 
 
 @pytest.fixture

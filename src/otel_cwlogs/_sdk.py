@@ -9,6 +9,10 @@ sees a :class:`RecordView`.
 Processors changed too: SDK <= 1.34 calls ``emit(log_data)``, 1.35 and later
 ``on_emit(record)``; from 1.39 that record is a mutable ``ReadWriteLogRecord`` shared with
 the other processors, which a batching processor copies (:func:`batch_item`).
+
+Auto-configuration: the global logger provider is a proxy until something sets one
+(:func:`configured_logger_provider`), and the SDK's ``LoggingHandler`` is deprecated from 1.40
+(:func:`sdk_logging_handler`).
 """
 
 from __future__ import annotations
