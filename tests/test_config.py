@@ -160,6 +160,8 @@ def test_exporter_names_the_variable_of_a_bad_value(
         ("OTEL_EXPORTER_CLOUDWATCH_LOGS_MAX_QUEUE_BYTES", "1000", "1048576"),
         ("OTEL_EXPORTER_CLOUDWATCH_LOGS_REQUESTS_PER_SECOND", "-1", "0 for no limit"),
         ("OTEL_EXPORTER_CLOUDWATCH_LOGS_MAX_CONCURRENT_REQUESTS", "65", "1 to 64"),
+        ("OTEL_EXPORTER_CLOUDWATCH_LOGS_FLUSH_ON_SIGTERM", "maybe", "true or false"),
+        ("OTEL_EXPORTER_CLOUDWATCH_LOGS_SIGTERM_TIMEOUT_MILLIS", "0", "above 0"),
     ],
 )
 def test_processor_names_the_variable_of_a_bad_value(
@@ -193,6 +195,8 @@ def test_every_setting_is_reachable_from_the_environment(monkeypatch: pytest.Mon
         "max_queue_bytes": ("2097152", 2_097_152),
         "requests_per_second": ("2.5", 2.5),
         "max_concurrent_requests": ("2", 2),
+        "flush_on_sigterm": ("false", False),
+        "sigterm_timeout_millis": ("2500", 2500.0),
     }
     for keyword, (text, _) in values.items():
         monkeypatch.setenv(env_name(keyword), text)

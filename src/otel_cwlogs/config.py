@@ -257,6 +257,8 @@ class ProcessorConfig:
     max_queue_bytes: int
     requests_per_second: float
     max_concurrent_requests: int
+    flush_on_sigterm: bool
+    sigterm_timeout_millis: float
 
     @classmethod
     def resolve(
@@ -330,6 +332,13 @@ class ProcessorConfig:
             ),
             max_concurrent_requests=get(
                 "max_concurrent_requests", 4, int_between(1, 64), "an integer from 1 to 64"
+            ),
+            flush_on_sigterm=get("flush_on_sigterm", True, to_bool, "true or false"),
+            sigterm_timeout_millis=get(
+                "sigterm_timeout_millis",
+                5000.0,
+                positive_float,
+                "a number of ms above 0 (keep it inside the orchestrator's grace period)",
             ),
         )
         if config.max_export_batch_size > config.max_queue_size:

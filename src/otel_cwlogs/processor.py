@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Union
 
+from . import sigterm
 from ._diag import RateLimitedLog
 from ._fork import reinit_in_child
 from ._guard import exporting, guarded
@@ -40,6 +41,8 @@ EVENT_OVERHEAD_BYTES = 256
 """Estimated memory of a buffered event besides its message bytes (objects around it)."""
 
 _DRAIN_CHUNK = 2048  # records encoded between two dispatch rounds
+SHUTDOWN_MARGIN_S = 0.5
+"""Of a shutdown's time, what is kept after the flush for counting and reporting the rest."""
 RETRY_BASE_S = 0.2
 RETRY_MAX_S = 5.0
 """Backoff of a stream whose request was handed back after a passing failure."""
@@ -135,8 +138,11 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
     """Batches log records per CloudWatch stream and sends full requests, never blocking the app.
 
     Takes the arguments of ``BatchLogRecordProcessor`` (and its ``OTEL_BLRP_*`` variables),
-    plus ``max_queue_bytes``, ``requests_per_second`` (per stream; 0 for no limit) and
-    ``max_concurrent_requests``, each also read from ``OTEL_EXPORTER_CLOUDWATCH_LOGS_<NAME>``.
+    plus ``max_queue_bytes``, ``requests_per_second`` (per stream; 0 for no limit),
+    ``max_concurrent_requests``, and ``flush_on_sigterm`` with ``sigterm_timeout_millis``
+    (deliver what is queued when SIGTERM arrives and the application has no handler of its
+    own; see :mod:`otel_cwlogs.sigterm`), each also read from
+    ``OTEL_EXPORTER_CLOUDWATCH_LOGS_<NAME>``.
     With an exporter other than :class:`CloudWatchLogExporter` it batches like the stock
     processor: ``max_export_batch_size`` records per ``export`` call, with no rate limit.
     """
@@ -152,6 +158,8 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         max_queue_bytes: int | None = None,
         requests_per_second: float | None = None,
         max_concurrent_requests: int | None = None,
+        flush_on_sigterm: bool | None = None,
+        sigterm_timeout_millis: float | None = None,
         meter_provider: Any = None,
     ) -> None:
         self._exporter = exporter
@@ -165,6 +173,8 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
             max_queue_bytes=max_queue_bytes,
             requests_per_second=requests_per_second,
             max_concurrent_requests=max_concurrent_requests,
+            flush_on_sigterm=flush_on_sigterm,
+            sigterm_timeout_millis=sigterm_timeout_millis,
         )
         self.config = config
         self._delay = config.schedule_delay_millis / 1000
@@ -216,6 +226,8 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
             self._threads.append(sender)
         for thread in self._threads:
             thread.start()
+        if self.config.flush_on_sigterm:
+            sigterm.arm(self, self.config.sigterm_timeout_millis / 1000)
 
     # -- the application's side ------------------------------------------------------------
 
@@ -278,11 +290,27 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
 
     def shutdown(self) -> None:
         """Flush, stop the threads, then shut the exporter down (within the export timeout)."""
+        self._close(self._timeout)
+
+    def _stop_within(self, timeout_s: float) -> None:
+        """:meth:`shutdown` within ``timeout_s``, from a signal handler (see :mod:`.sigterm`).
+
+        The work runs on a thread of its own, so a lock held by the code the signal
+        interrupted can hold it up no longer than the timeout.
+        """
+        worker = threading.Thread(target=self._close, args=(timeout_s,), daemon=True)
+        worker.name = "OtelCloudWatchLogsStop"
+        worker.start()
+        worker.join(timeout_s)
+
+    def _close(self, timeout_s: float) -> None:
         if self._shutdown:
             return
-        deadline = time.monotonic() + self._timeout
+        sigterm.disarm(self)
+        deadline = time.monotonic() + timeout_s
         self._shutdown = True  # from here on, new records are counted as dropped
-        self._flush(self._timeout)
+        # a little of the time is kept for counting and reporting what is left
+        self._flush(timeout_s - min(SHUTDOWN_MARGIN_S, timeout_s / 5))
         with self._state:
             self._stopping = True
         self._wake.set()
@@ -306,6 +334,7 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         """What shutdown could not deliver in time is dropped, and counted."""
         with self._state:
             left = sum(len(stream.buffer) for stream in self._streams.values())
+            sending = sum(s.dispatched - s.done for s in self._streams.values() if s.in_flight)
             for stream in self._streams.values():
                 stream.buffer.clear()
         with self._lock:
@@ -315,9 +344,13 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
                 self._dropped["undelivered_at_shutdown"] += left
                 self._pending_records = 0
                 self._pending_bytes = 0
-        if left:
+        if left or sending:
             self._report.log(
-                "shutdown", logging.WARNING, "shutdown: %d records not delivered in time", left
+                "shutdown",
+                logging.WARNING,
+                "shutdown: %d records not delivered in time (and %d still being sent)",
+                left,
+                sending,
             )
 
     def stats(self) -> ProcessorStats:
