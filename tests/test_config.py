@@ -197,6 +197,8 @@ def test_every_setting_is_reachable_from_the_environment(monkeypatch: pytest.Mon
         "max_concurrent_requests": ("2", 2),
         "flush_on_sigterm": ("false", False),
         "sigterm_timeout_millis": ("2500", 2500.0),
+        "spool_dir": ("/var/spool/app-logs", "/var/spool/app-logs"),
+        "spool_max_bytes": ("2097152", 2_097_152),
     }
     for keyword, (text, _) in values.items():
         monkeypatch.setenv(env_name(keyword), text)

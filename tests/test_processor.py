@@ -215,10 +215,16 @@ def test_a_throttled_stream_does_not_hold_back_the_others(
         wait_until(lambda: bodies(logs, group, "fast"), timeout=5)
         assert time.monotonic() - started < 1.5
         assert processor.stats().exporter.retries["ThrottlingException"] > 0  # type: ignore[union-attr]
-    stats = processor.stats().exporter
-    assert stats is not None
-    assert stats.delivered == 1
-    assert stats.dropped == {"undeliverable": 1}
+    # the throttled record is lost at shutdown: by the exporter if its last try ended in time,
+    # by the processor if it was still being tried when shutdown's time ran out
+    wait_until(lambda: processor.stats().dropped_total == 1)
+    stats = processor.stats()
+    assert stats.exporter is not None
+    assert stats.exporter.delivered == 1
+    assert {**stats.dropped, **stats.exporter.dropped}.keys() <= {
+        "undeliverable",
+        "undelivered_at_shutdown",
+    }
 
 
 def test_force_flush_honours_its_timeout() -> None:

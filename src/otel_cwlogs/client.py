@@ -48,6 +48,11 @@ RETRYABLE_CODES = frozenset(
 """Error codes that say "try again later". Anything else (InvalidParameterException,
 AccessDeniedException, UnrecognizedClientException, ...) fails at once."""
 
+INVALID_REQUEST_CODES = frozenset(
+    {"InvalidParameterException", "SerializationException", "ValidationException"}
+)
+"""Error codes that say the request itself is wrong: no later try can succeed."""
+
 
 def error_code(exc: BaseException) -> str:
     """The AWS error code of a botocore ClientError, else the exception's class name."""
@@ -83,6 +88,11 @@ class DeliveryError(Exception):
         self.retryable = retryable
         self.maybe_sent = maybe_sent
         """An attempt may have reached the service: sent again, the events may be doubled."""
+
+    @property
+    def invalid(self) -> bool:
+        """The service called the request itself invalid: sending it again cannot help."""
+        return self.code in INVALID_REQUEST_CODES
 
 
 def maybe_sent(exc: BaseException) -> bool:

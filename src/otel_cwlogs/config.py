@@ -259,6 +259,8 @@ class ProcessorConfig:
     max_concurrent_requests: int
     flush_on_sigterm: bool
     sigterm_timeout_millis: float
+    spool_dir: str | None
+    spool_max_bytes: int
 
     @classmethod
     def resolve(
@@ -339,6 +341,13 @@ class ProcessorConfig:
                 5000.0,
                 positive_float,
                 "a number of ms above 0 (keep it inside the orchestrator's grace period)",
+            ),
+            spool_dir=get("spool_dir", None, to_str, "a directory path"),
+            spool_max_bytes=get(
+                "spool_max_bytes",
+                2**30,
+                int_between(2**20, 2**50),
+                "an integer number of bytes from 1048576 (1 MiB)",
             ),
         )
         if config.max_export_batch_size > config.max_queue_size:

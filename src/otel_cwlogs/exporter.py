@@ -246,13 +246,19 @@ class CloudWatchLogExporter(ExporterBase):
         deadline: float,
         *,
         keep_retryable: bool = False,
+        keep_failed: bool = False,
+        possible_duplicates: bool = False,
     ) -> tuple[bool, list[LogEvent]]:
         """Send one stream's events as valid requests: (none lost?, events to retry).
 
         Events CloudWatch would refuse are set aside first, and everything is counted. A
         request that failed for a passing cause (throttling, 5xx, the network) only because
         time ran out is dropped as ``undeliverable``, or, with ``keep_retryable``, handed back
-        to the caller to send again later (not counted as dropped).
+        to the caller to send again later (not counted as dropped). With ``keep_failed``
+        every failed request is handed back but one the service called invalid (a spool keeps
+        them through an outage or expired credentials). ``possible_duplicates``: the events
+        may have been delivered before (a spool segment taken over from a process that died
+        while sending it); the delivered ones are counted as possible duplicates.
         """
         protect_root_handlers()
         plan = plan_requests(events, now_ms, retention_days=self._edge.known_retention(route.group))
@@ -264,7 +270,7 @@ class CloudWatchLogExporter(ExporterBase):
                 result = self._edge.put(route, request, deadline)
             except DeliveryError as exc:
                 failed += 1
-                if keep_retryable and exc.retryable:
+                if (keep_retryable and exc.retryable) or (keep_failed and not exc.invalid):
                     retry.extend(request)
                     duplicates += len(request) if exc.maybe_sent else 0
                 else:
@@ -273,7 +279,7 @@ class CloudWatchLogExporter(ExporterBase):
                 continue
             requests += 1
             delivered += result.delivered
-            duplicates += result.possible_duplicates
+            duplicates += result.delivered if possible_duplicates else result.possible_duplicates
             dropped.update(result.rejected)
             if result.entity_rejected:
                 entity_rejected += 1

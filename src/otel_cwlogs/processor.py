@@ -6,6 +6,12 @@ stream's buffer to a small pool of sender threads as soon as it fills a PutLogEv
 or its oldest record has waited the schedule delay. Each stream has at most one request in
 flight (its order and sequence token stay consistent) and its own request-rate limiter, so a
 throttled or failing stream holds back no other.
+
+With a ``spool_dir`` (:mod:`.spool`), a request still failing after ``SPOOL_AFTER_S`` is
+written to disk instead of being retried from memory, and its stream goes on writing to disk
+until delivery works again; meanwhile the drain thread takes spooled segments back, oldest
+first, one at a time, and sends each as its stream's next request. What is left at shutdown
+(or at SIGTERM) is spooled too.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from .config import ProcessorConfig
 from .events import LogEvent
 from .exporter import CloudWatchLogExporter, ExporterStats
 from .routing import Route
+from .spool import Segment, Spool
 
 RECORD_OVERHEAD_BYTES = 1280
 """Estimated memory of a queued record besides its body (the record, its attributes)."""
@@ -43,6 +50,10 @@ EVENT_OVERHEAD_BYTES = 256
 _DRAIN_CHUNK = 2048  # records encoded between two dispatch rounds
 SHUTDOWN_MARGIN_S = 0.5
 """Of a shutdown's time, what is kept after the flush for counting and reporting the rest."""
+SPOOL_AFTER_S = 2.0
+"""With a spool: how long a request is retried before its events go to disk instead."""
+SPOOL_IDLE_S = 2.0
+"""With a spool: how often to look for segments (of this or another process) when none was found."""
 RETRY_BASE_S = 0.2
 RETRY_MAX_S = 5.0
 """Backoff of a stream whose request was handed back after a passing failure."""
@@ -91,6 +102,10 @@ class _Stream:
     failures: int = 0
     """Consecutive sends that ended with events handed back to retry."""
     retry_at: float = 0.0
+    spooling: bool = False
+    """Delivery to this stream is failing: its events go to the spool until a send works."""
+    segment: Segment | None = None
+    """A spooled segment claimed for this stream, to be sent before its buffer."""
 
 
 @dataclass
@@ -109,7 +124,10 @@ class ProcessorStats:
 
     ``queued`` counts records waiting to be encoded plus events waiting to be sent (or being
     sent); ``queued_bytes`` is their estimated memory. Both stay within the configured
-    ``max_queue_size`` and ``max_queue_bytes``.
+    ``max_queue_size`` and ``max_queue_bytes``. Once nothing is queued,
+    ``received + unspooled == exporter.delivered + dropped_total + spooled``; summed over the
+    processes that share a spool directory, once it is empty, ``spooled`` and ``unspooled``
+    cancel out.
     """
 
     received: int
@@ -117,6 +135,10 @@ class ProcessorStats:
     queued_bytes: int
     dropped: MappingProxyType[str, int]
     exporter: ExporterStats | None
+    spooled: int = 0
+    """Events written to the spool (acknowledged: on disk) by this process."""
+    unspooled: int = 0
+    """Events taken back from the spool (written by any process) by this process."""
 
     @property
     def dropped_total(self) -> int:
@@ -129,9 +151,12 @@ _WHY = {
     "after_shutdown": "after_shutdown (emitted after the processor was shut down, at exit)",
     "invalid_record": "invalid_record (not a log record the SDK makes)",
     "queue_full": "queue_full (more than max_queue_size or max_queue_bytes waiting)",
+    "spool_full": "spool_full (the spool directory is at spool_max_bytes)",
+    "spool_corrupt": "spool_corrupt (a spool segment could not be read; renamed .bad)",
 }
 
 _Entry = Union[tuple[Any, int], _Flush]
+_Job = tuple[_Stream, list[tuple[Any, int]], Union[Segment, None]]
 
 
 class CloudWatchLogRecordProcessor(ProcessorBase):
@@ -139,9 +164,10 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
 
     Takes the arguments of ``BatchLogRecordProcessor`` (and its ``OTEL_BLRP_*`` variables),
     plus ``max_queue_bytes``, ``requests_per_second`` (per stream; 0 for no limit),
-    ``max_concurrent_requests``, and ``flush_on_sigterm`` with ``sigterm_timeout_millis``
+    ``max_concurrent_requests``, ``flush_on_sigterm`` with ``sigterm_timeout_millis``
     (deliver what is queued when SIGTERM arrives and the application has no handler of its
-    own; see :mod:`otel_cwlogs.sigterm`), each also read from
+    own; see :mod:`otel_cwlogs.sigterm`), and ``spool_dir`` with ``spool_max_bytes`` (keep
+    what cannot be delivered on disk; see :mod:`otel_cwlogs.spool`), each also read from
     ``OTEL_EXPORTER_CLOUDWATCH_LOGS_<NAME>``.
     With an exporter other than :class:`CloudWatchLogExporter` it batches like the stock
     processor: ``max_export_batch_size`` records per ``export`` call, with no rate limit.
@@ -160,6 +186,8 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         max_concurrent_requests: int | None = None,
         flush_on_sigterm: bool | None = None,
         sigterm_timeout_millis: float | None = None,
+        spool_dir: str | None = None,
+        spool_max_bytes: int | None = None,
         meter_provider: Any = None,
     ) -> None:
         self._exporter = exporter
@@ -175,6 +203,8 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
             max_concurrent_requests=max_concurrent_requests,
             flush_on_sigterm=flush_on_sigterm,
             sigterm_timeout_millis=sigterm_timeout_millis,
+            spool_dir=spool_dir,
+            spool_max_bytes=spool_max_bytes,
         )
         self.config = config
         self._delay = config.schedule_delay_millis / 1000
@@ -215,9 +245,16 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         self._streams: dict[Route | None, _Stream] = {}
         self._flushes: list[_Flush] = []
         self._stopping = False
-        self._jobs: queue.SimpleQueue[tuple[_Stream, list[tuple[Any, int]]] | None] = (
-            queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._spool = (
+            Spool(self.config.spool_dir, self.config.spool_max_bytes)
+            if self.config.spool_dir is not None and self._cloudwatch is not None
+            else None
         )
+        self._spooled = 0
+        self._unspooled = 0
+        self._claim_at = 0.0
+        self._claimed = False
         self._threads = [threading.Thread(target=self._drain_loop, daemon=True)]
         self._threads[0].name = "OtelCloudWatchLogsDrain"
         for number in range(self.config.max_concurrent_requests):
@@ -331,19 +368,40 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
             shutdown()
 
     def _count_leftovers(self) -> None:
-        """What shutdown could not deliver in time is dropped, and counted."""
+        """What shutdown could not deliver in time is spooled (with a spool), or dropped and
+        counted; a claimed spool segment not yet sent is put back."""
         with self._state:
-            left = sum(len(stream.buffer) for stream in self._streams.values())
+            buffered = {s.route: [e for e, _ in s.buffer] for s in self._streams.values()}
             sending = sum(s.dispatched - s.done for s in self._streams.values() if s.in_flight)
+            segments = [s.segment for s in self._streams.values() if s.segment is not None]
             for stream in self._streams.values():
                 stream.buffer.clear()
+                stream.segment = None
         with self._lock:
-            left += sum(1 for entry in self._queue if not isinstance(entry, _Flush))
+            records = [entry for entry in self._queue if not isinstance(entry, _Flush)]
             self._queue.clear()
-            if left:
+            self._pending_records = 0
+            self._pending_bytes = 0
+        left = sum(len(events) for events in buffered.values()) + len(records)
+        if self._spool is not None and self._cloudwatch is not None:
+            for segment in segments:
+                self._spool.release(segment)
+            by_route = {route: ev for route, ev in buffered.items() if route is not None and ev}
+            if records:
+                encoded = self._cloudwatch.encode([item for item, _ in records], _now_ms())
+                for route, events in encoded.items():
+                    by_route.setdefault(route, []).extend(events)
+            left = 0
+            for route, events in by_route.items():
+                for chunk in self._chunks(events):
+                    if self._spool_write(route, chunk):
+                        continue
+                    left += len(chunk)
+                    with self._lock:
+                        self._dropped["spool_full"] += len(chunk)
+        elif left:
+            with self._lock:
                 self._dropped["undelivered_at_shutdown"] += left
-                self._pending_records = 0
-                self._pending_bytes = 0
         if left or sending:
             self._report.log(
                 "shutdown",
@@ -353,6 +411,21 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
                 sending,
             )
 
+    def _chunks(self, events: list[LogEvent]) -> list[list[LogEvent]]:
+        """Events cut into pieces of at most one request's count and bytes."""
+        chunks: list[list[LogEvent]] = [[]]
+        size = 0
+        for event in events:
+            if chunks[-1] and (
+                len(chunks[-1]) >= self.config.max_export_batch_size
+                or size + event.size > self._max_request_bytes
+            ):
+                chunks.append([])
+                size = 0
+            chunks[-1].append(event)
+            size += event.size
+        return [chunk for chunk in chunks if chunk]
+
     def stats(self) -> ProcessorStats:
         with self._lock:
             return ProcessorStats(
@@ -361,6 +434,8 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
                 queued_bytes=self._pending_bytes,
                 dropped=MappingProxyType(dict(self._dropped)),
                 exporter=self._cloudwatch.stats() if self._cloudwatch is not None else None,
+                spooled=self._spooled,
+                unspooled=self._unspooled,
             )
 
     # -- the drain thread --------------------------------------------------------------------
@@ -384,8 +459,12 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         with self._lock:
             if self._queue:
                 timeout = min(timeout, self._queue_since + self._delay - now)
+        if self._spool is not None and not self._claimed and not self._shutdown:
+            timeout = min(timeout, self._claim_at - now)
         with self._state:
             for stream in self._streams.values():
+                if stream.segment is not None and not stream.in_flight:
+                    timeout = min(timeout, max(stream.retry_at - now, stream.bucket.wait(now)))
                 if stream.buffer and not stream.in_flight:
                     due = stream.first_at + self._delay - now
                     if self._full(stream) or stream.dispatched < stream.flush_target:
@@ -435,16 +514,21 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
             self._pending_bytes += added - released
         with self._state:
             for route, entries in grouped.items():
-                stream = self._streams.get(route)
-                if stream is None:
-                    rate = self.config.requests_per_second if route is not None else 0
-                    bucket = TokenBucket(rate, time.monotonic())
-                    stream = self._streams[route] = _Stream(route, bucket)
+                stream = self._stream_for(route)
                 if not stream.buffer:
                     stream.first_at = since
                 stream.buffer.extend(entries)
                 stream.buffer_bytes += sum(size for _, size in entries)
                 stream.added += len(entries)
+
+    def _stream_for(self, route: Route | None) -> _Stream:
+        """The stream of a route, made on first use (call with _state held)."""
+        stream = self._streams.get(route)
+        if stream is None:
+            rate = self.config.requests_per_second if route is not None else 0
+            bucket = TokenBucket(rate, time.monotonic())
+            stream = self._streams[route] = _Stream(route, bucket)
+        return stream
 
     def _begin_flush(self, request: _Flush) -> None:
         with self._state:
@@ -479,11 +563,24 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         )
 
     def _dispatch(self) -> None:
-        """Hand every due stream's next request to the senders."""
+        """Hand every due stream's next request to the senders, or, for a stream whose
+        delivery is failing, to the spool; a claimed spool segment goes first."""
+        self._claim_segment()
         now = time.monotonic()
+        to_spool: list[tuple[_Stream, list[tuple[Any, int]]]] = []
         with self._state:
             for stream in self._streams.values():
-                if stream.in_flight or not stream.buffer:
+                if stream.in_flight or now < stream.retry_at:
+                    continue
+                if stream.segment is not None:
+                    if stream.bucket.wait(now) > 0:
+                        continue
+                    stream.bucket.take()
+                    segment, stream.segment = stream.segment, None
+                    stream.in_flight = True
+                    self._jobs.put((stream, [(e, e.size) for e in segment.events], segment))
+                    continue
+                if not stream.buffer:
                     continue
                 due = (
                     self._full(stream)
@@ -491,13 +588,23 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
                     or stream.dispatched < stream.flush_target
                     or self._shutdown
                 )
-                if not due or now < stream.retry_at or stream.bucket.wait(now) > 0:
+                if not due:
+                    continue
+                if stream.spooling:
+                    while stream.buffer:
+                        job = self._take_request(stream)
+                        stream.dispatched += len(job)
+                        to_spool.append((stream, job))
+                    continue
+                if stream.bucket.wait(now) > 0:
                     continue
                 stream.bucket.take()
                 job = self._take_request(stream)
                 stream.in_flight = True
                 stream.dispatched += len(job)
-                self._jobs.put((stream, job))
+                self._jobs.put((stream, job, None))
+        for stream, job in to_spool:
+            self._spool_job(stream, job)
 
     def _take_request(self, stream: _Stream) -> list[tuple[Any, int]]:
         job: list[tuple[Any, int]] = []
@@ -519,47 +626,172 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
             work = self._jobs.get()
             if work is None:
                 return
-            stream, job = work
+            stream, job, segment = work
             ok = False
             retry: list[Any] = []
             try:
-                ok, retry = self._send(stream.route, [payload for payload, _ in job])
+                ok, retry = self._send(stream.route, [payload for payload, _ in job], segment)
             except Exception:
                 self._report.log("send", logging.ERROR, "processor error", exc_info=True)
-            retry_ids = {id(payload) for payload in retry}
-            kept = [entry for entry in job if id(entry[0]) in retry_ids]
-            finished = [entry for entry in job if id(entry[0]) not in retry_ids]
-            with self._lock:
-                self._pending_records -= len(finished)
-                self._pending_bytes -= self._memory(finished)
-            with self._state:
-                stream.in_flight = False
-                stream.done += len(finished)
-                if not ok:
-                    stream.failed += len(finished)
-                if kept:  # a passing failure outlasted the timeout: back to the front, later
-                    stream.buffer.extendleft(reversed(kept))
-                    stream.buffer_bytes += sum(size for _, size in kept)
-                    stream.dispatched -= len(kept)
-                    stream.failures += 1
-                    backoff = min(RETRY_MAX_S, RETRY_BASE_S * 2 ** (stream.failures - 1))
-                    stream.retry_at = time.monotonic() + backoff * (0.5 + random.random() / 2)
-                else:
-                    stream.failures = 0
-                self._settle_flushes()
+                retry = [payload for payload, _ in job] if segment is not None else []
+            if segment is not None:
+                self._segment_sent(stream, segment, retry)
+            else:
+                self._sent(stream, job, ok, retry)
             self._wake.set()
 
-    def _send(self, route: Route | None, payloads: Sequence[Any]) -> tuple[bool, list[Any]]:
-        """(nothing lost?, payloads to send again later)."""
+    def _sent(
+        self, stream: _Stream, job: list[tuple[Any, int]], ok: bool, retry: list[Any]
+    ) -> None:
+        """Account for a request of the stream's own; what failed is spooled or kept."""
+        retry_ids = {id(payload) for payload in retry}
+        kept = [entry for entry in job if id(entry[0]) in retry_ids]
+        finished = [entry for entry in job if id(entry[0]) not in retry_ids]
+        spooled: list[tuple[Any, int]] = []
+        if (
+            kept
+            and stream.route is not None
+            and self._spool_write(stream.route, [event for event, _ in kept])
+        ):
+            spooled, kept = kept, []
+        lost: list[tuple[Any, int]] = []
+        if kept and self._shutdown:  # shut down meanwhile: nothing will send them again
+            lost, kept = kept, []
+        with self._lock:
+            self._pending_records -= len(finished) + len(spooled) + len(lost)
+            self._pending_bytes -= self._memory(finished + spooled + lost)
+            self._spooled += len(spooled)
+            if lost:
+                reason = "spool_full" if self._spool is not None else "undelivered_at_shutdown"
+                self._dropped[reason] += len(lost)
+        with self._state:
+            stream.in_flight = False
+            stream.done += len(finished) + len(spooled) + len(lost)
+            stream.failed += (0 if ok else len(finished)) + len(spooled) + len(lost)
+            if spooled:  # delivery is failing: the stream's next events go to disk too
+                stream.spooling = True
+            if kept:  # a passing failure outlasted the timeout: back to the front, later
+                stream.buffer.extendleft(reversed(kept))
+                stream.buffer_bytes += sum(size for _, size in kept)
+                stream.dispatched -= len(kept)
+                stream.failures += 1
+                stream.retry_at = time.monotonic() + _backoff(stream.failures)
+            else:
+                stream.failures = 0
+            self._settle_flushes()
+
+    def _send(
+        self, route: Route | None, payloads: Sequence[Any], segment: Segment | None
+    ) -> tuple[bool, list[Any]]:
+        """(nothing lost?, payloads handed back: to send again later, or to spool)."""
         if self._cloudwatch is not None and route is not None:
             timeout = min(self._timeout, self._cloudwatch.timeout_s)
+            if self._spool is not None:
+                timeout = min(timeout, SPOOL_AFTER_S)
             deadline = time.monotonic() + timeout
             events: list[LogEvent] = list(payloads)
             return self._cloudwatch.deliver(
-                route, events, _now_ms(), deadline, keep_retryable=not self._shutdown
+                route,
+                events,
+                _now_ms(),
+                deadline,
+                keep_retryable=not self._shutdown,
+                keep_failed=self._spool is not None,
+                possible_duplicates=segment is not None and segment.taken_over,
             )
         result = self._exporter.export(list(payloads))
         return getattr(result, "name", "SUCCESS") == "SUCCESS", []
+
+    # -- the spool ---------------------------------------------------------------------------
+
+    def _spool_write(self, route: Route, events: list[LogEvent]) -> bool:
+        """Write events to the spool; False without a spool, when it is full, or on an error."""
+        if self._spool is None or not events:
+            return False
+        try:
+            return self._spool.write(route, events)
+        except OSError as error:
+            self._report.log("spool", logging.ERROR, "could not write to the spool: %s", error)
+            return False
+
+    def _spool_job(self, stream: _Stream, job: list[tuple[Any, int]]) -> None:
+        """Spool a request's worth of a failing stream; when the spool cannot take it, the
+        events go back to the buffer and the stream back to sending."""
+        assert stream.route is not None
+        written = self._spool_write(stream.route, [event for event, _ in job])
+        if written:
+            with self._lock:
+                self._pending_records -= len(job)
+                self._pending_bytes -= self._memory(job)
+                self._spooled += len(job)
+        with self._state:
+            if written:
+                stream.done += len(job)
+                stream.failed += len(job)
+            else:
+                stream.buffer.extendleft(reversed(job))
+                stream.buffer_bytes += sum(size for _, size in job)
+                stream.dispatched -= len(job)
+                stream.spooling = False
+            self._settle_flushes()
+
+    def _claim_segment(self) -> None:
+        """Take the oldest spooled segment (of any process) for its stream, when it is time."""
+        if self._spool is None or self._claimed or self._shutdown:
+            return
+        now = time.monotonic()
+        if now < self._claim_at:
+            return
+        try:
+            segment, bad = self._spool.claim()
+        except OSError as error:
+            self._report.log("spool", logging.ERROR, "could not read the spool: %s", error)
+            segment, bad = None, 0
+        if bad:
+            with self._lock:
+                self._unspooled += bad
+                self._dropped["spool_corrupt"] += bad
+            self._report.log(
+                "spool_corrupt", logging.WARNING, "log records dropped: %s", _WHY["spool_corrupt"]
+            )
+        if segment is None:
+            self._claim_at = now + SPOOL_IDLE_S
+            return
+        with self._state:
+            self._stream_for(segment.route).segment = segment
+            self._claimed = True
+
+    def _segment_sent(self, stream: _Stream, segment: Segment, retry: list[Any]) -> None:
+        """Account for a spooled segment sent: removed once delivered, else put back (or, if
+        only part of it failed, that part written anew)."""
+        assert self._spool is not None
+        if retry and len(retry) == len(segment.events):
+            self._spool.release(segment)
+        else:
+            written = bool(retry) and self._spool_write(segment.route, list(retry))
+            self._spool.done(segment)
+            with self._lock:
+                self._unspooled += len(segment.events)
+                self._spooled += len(retry) if written else 0
+                if retry and not written:
+                    self._dropped["spool_full"] += len(retry)
+        with self._state:
+            stream.in_flight = False
+            self._claimed = False
+            if retry:
+                stream.failures += 1
+                self._claim_at = time.monotonic() + _backoff(stream.failures)
+            else:  # delivery works: the stream sends its own events again
+                stream.spooling = False
+                stream.failures = 0
+                self._claim_at = 0.0
+            self._settle_flushes()
+
+
+def _backoff(failures: int) -> float:
+    """Seconds to wait after ``failures`` consecutive failed sends: exponential, half-jittered."""
+    backoff: float = min(RETRY_MAX_S, RETRY_BASE_S * 2.0 ** (failures - 1))
+    return backoff * (0.5 + random.random() / 2)
 
 
 def _now_ms() -> int:
