@@ -146,10 +146,10 @@ def make_pipeline(
         log_stream_name="app",
         session=session,
     )
+    settings.setdefault("requests_per_second", 0)
     processor = CloudWatchLogRecordProcessor(
         exporter,
         schedule_delay_millis=100,
-        requests_per_second=0,
         flush_on_sigterm=False,
         spool_dir=str(spool_dir),
         **settings,
@@ -214,6 +214,30 @@ def test_a_full_spool_counts_its_drops(
     assert sum(p.stat().st_size for p in tmp_path.iterdir()) <= 2**20
     left, right = identity(processor)
     assert left == right == 4000
+
+
+def test_what_the_memory_bound_cannot_hold_goes_to_disk(
+    proxy: FaultProxy, group: str, session: Any, tmp_path: Path
+) -> None:
+    _, processor = make_pipeline(
+        proxy.url,
+        group,
+        session,
+        tmp_path,
+        max_queue_size=4000,
+        max_export_batch_size=500,
+        requests_per_second=1,
+    )
+    with pipeline(processor) as log:
+        for chunk in range(10):  # faster than one request a second can carry
+            for i in range(1000):
+                log.info("burst %d.%d", chunk, i)
+            wait_until(lambda: processor.stats().queued <= 3000)
+        stats = processor.stats()
+        assert "queue_full" not in stats.dropped
+        assert stats.spooled > 0
+    left, right = identity(processor)
+    assert left == right == 10_000 + processor.stats().unspooled
 
 
 # -- real processes ----------------------------------------------------------------------------

@@ -9,7 +9,8 @@ throttled or failing stream holds back no other.
 
 With a ``spool_dir`` (:mod:`.spool`), a request still failing after ``SPOOL_AFTER_S`` is
 written to disk instead of being retried from memory, and its stream goes on writing to disk
-until delivery works again; meanwhile the drain thread takes spooled segments back, oldest
+until delivery works again; while more than half the memory bound is held, full requests that
+have to wait go to disk too; meanwhile the drain thread takes spooled segments back, oldest
 first, one at a time, and sends each as its stream's next request. What is left at shutdown
 (or at SIGTERM) is spooled too.
 """
@@ -568,8 +569,19 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         self._claim_segment()
         now = time.monotonic()
         to_spool: list[tuple[_Stream, list[tuple[Any, int]]]] = []
+        overflow = self._spool is not None and (
+            self._pending_records > self.config.max_queue_size // 2
+            or self._pending_bytes > self.config.max_queue_bytes // 2
+        )
         with self._state:
             for stream in self._streams.values():
+                busy = stream.in_flight or now < stream.retry_at or stream.bucket.wait(now) > 0
+                if overflow and busy and stream.route is not None and self._full(stream):
+                    # more than half the memory bound is held: a full request that has to
+                    # wait goes to disk rather than towards a queue_full drop
+                    job = self._take_request(stream)
+                    stream.dispatched += len(job)
+                    to_spool.append((stream, job))
                 if stream.in_flight or now < stream.retry_at:
                     continue
                 if stream.segment is not None:
