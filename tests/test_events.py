@@ -120,14 +120,26 @@ def test_deep_and_cyclic_values_are_cut_at_the_depth_limit() -> None:
         assert counts["depth_limited"] == 1
 
 
-def test_body_format_sends_text_and_renders_other_bodies_as_json() -> None:
-    assert only_message(record(body="plain é"), message_format="body") == "plain é"
-    assert only_message(record(body={"k": [1, 2]}), message_format="body") == '{"k":[1,2]}'
-    assert only_message(record(body=b"ab"), message_format="body") == '"YWI="'
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [  # what the Collector's raw_log writes (pcommon.Value.AsString)
+        (b"\x00\x01\x02hello\xff", "AAECaGVsbG//"),
+        ("plain", "plain"),
+        ("plain é", "plain é"),
+        (42, "42"),
+        (True, "true"),
+        (1.5, "1.5"),
+        ({"k": [1, 2]}, '{"k":[1,2]}'),
+        (["a", b"ab"], '["a","YWI="]'),
+    ],
+)
+def test_body_format_writes_what_the_collectors_raw_log_writes(body: Any, message: str) -> None:
+    assert only_message(record(body=body), message_format="body") == message
 
 
-def test_empty_body_in_body_format_is_dropped_and_counted() -> None:
-    events, counts = encode(record(body=""), message_format="body")
+@pytest.mark.parametrize("body", ["", None, b""])
+def test_empty_body_in_body_format_is_dropped_and_counted(body: Any) -> None:
+    events, counts = encode(record(body=body), message_format="body")
     assert events == []
     assert counts["empty"] == 1
 

@@ -54,6 +54,23 @@ def test_body_format_sends_the_body_text(
     assert [e["message"] for e in read_events(logs, group, "s")] == ["plain line", "âutre"]
 
 
+def test_body_format_bodies_arrive_as_the_collectors_raw_log_writes_them(
+    session: boto3.session.Session, moto_endpoint: str, logs: Any, group: str, recorder: Recorder
+) -> None:
+    exporter = make(
+        session, moto_endpoint, log_group_name=group, log_stream_name="s", message_format="body"
+    )
+    items = sdk_items([b"\x00\x01\x02hello\xff", None, "plain", 42, True])
+    assert [item.log_record.body for item in items] == [
+        b"\x00\x01\x02hello\xff", None, "plain", 42, True
+    ]
+    assert exporter.export(items) == ExportResult.SUCCESS
+    stored = [e["message"] for e in read_events(logs, group, "s")]
+    assert stored == ["AAECaGVsbG//", "plain", "42", "true"]
+    assert exporter.stats().dropped == {"empty": 1}
+    assert recorder.requests  # checked against the limits
+
+
 def test_one_export_with_many_resources_routes_each_to_its_stream(
     session: boto3.session.Session, moto_endpoint: str, logs: Any, group: str
 ) -> None:

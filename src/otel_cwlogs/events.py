@@ -104,6 +104,18 @@ def to_json_value(value: Any, counts: Counter[str] | None = None, depth: int = 0
     return _safe_str(value)
 
 
+def body_text(body: Any, counts: Counter[str] | None = None) -> str:
+    """A body as the ``body`` format writes it, as the Collector's ``raw_log`` does: text as
+    is, bytes as base64, numbers and booleans as JSON text, maps and lists as JSON; no body is
+    an empty message (which is dropped)."""
+    if body is None:
+        return ""
+    if isinstance(body, str):
+        return body
+    value = to_json_value(body, counts)
+    return value if isinstance(value, str) else _dumps(value)
+
+
 def _key(key: object) -> str:
     """A mapping key as text, the way ``json.dumps`` writes keys it accepts."""
     if isinstance(key, str):
@@ -303,9 +315,7 @@ class EventEncoder:
                 if 0 < len(data) <= self._max_message:
                     return [LogEvent(ts, message, len(data) + EVENT_OVERHEAD)]
             return self._encode_json(record_document(record, counts), ts, counts)
-        body = record.body
-        text = body if isinstance(body, str) else _dumps(to_json_value(body, counts))
-        return self._encode_text(text, ts, counts)
+        return self._encode_text(body_text(record.body, counts), ts, counts)
 
     def _plain_json(self, record: RecordView) -> str | None:
         """The ``json`` message of an ordinary record in one C-encoder call, else None.
