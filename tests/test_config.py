@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor, ConfigError
-from otel_cwlogs.config import ExporterConfig, ProcessorConfig, env_name
+from otel_cwlogs.config import (
+    ExporterConfig,
+    ProcessorConfig,
+    env_name,
+    ignoring_invalid_variables,
+)
+
+from .records import Capture
 
 
 def test_defaults() -> None:
@@ -92,12 +99,16 @@ def test_bad_arguments_name_the_keyword(keyword: str, value: Any) -> None:
         ExporterConfig.resolve(environ={}, **{keyword: value})
 
 
-def test_exporter_fails_fast_on_a_bad_template_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch, moto_endpoint: str
+def test_a_bad_template_from_the_environment_is_reported_and_ignored(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, moto_endpoint: str
 ) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_STREAM_NAME", "a:b")
-    with pytest.raises(ConfigError, match="OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_STREAM_NAME"):
-        CloudWatchLogExporter(endpoint_url=moto_endpoint)
+    exporter = CloudWatchLogExporter(endpoint_url=moto_endpoint)
+    assert "OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_STREAM_NAME='a:b' is invalid" in caplog.text
+    assert exporter.config.log_stream_name is None  # the default template
+    exporter.shutdown()
+    with pytest.raises(ConfigError, match="log_stream_name='a:b'"):
+        CloudWatchLogExporter(endpoint_url=moto_endpoint, log_stream_name="a:b")
 
 
 def test_exporter_without_a_region_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -136,14 +147,24 @@ def test_aws_region_is_honoured_when_boto3_finds_no_region(
         ("OTEL_EXPORTER_CLOUDWATCH_LOGS_REGION_NAME", "mars 1!", "AWS region name"),
     ],
 )
-def test_exporter_names_the_variable_of_a_bad_value(
-    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, accepted: str
+def test_a_bad_exporter_variable_is_reported_and_ignored(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    variable: str,
+    value: str,
+    accepted: str,
 ) -> None:
     monkeypatch.setenv(variable, value)
-    with pytest.raises(ConfigError) as info:
-        CloudWatchLogExporter()
-    assert f"{variable}={value!r} is invalid" in str(info.value)
-    assert accepted in str(info.value)
+    exporter = CloudWatchLogExporter()
+    warnings = [r.getMessage() for r in caplog.records if variable in r.getMessage()]
+    assert len(warnings) == 1
+    assert f"{variable}={value!r} is invalid" in warnings[0]
+    assert accepted in warnings[0]
+    assert "ignored" in warnings[0]
+    default = ExporterConfig.resolve({})
+    keyword = variable.removeprefix("OTEL_EXPORTER_CLOUDWATCH_LOGS_").lower()
+    assert getattr(exporter.config, keyword) == getattr(default, keyword)
+    exporter.shutdown()
 
 
 @pytest.mark.parametrize(
@@ -164,14 +185,65 @@ def test_exporter_names_the_variable_of_a_bad_value(
         ("OTEL_EXPORTER_CLOUDWATCH_LOGS_SIGTERM_TIMEOUT_MILLIS", "0", "above 0"),
     ],
 )
-def test_processor_names_the_variable_of_a_bad_value(
-    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, accepted: str
+def test_a_bad_processor_variable_is_reported_and_ignored(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    variable: str,
+    value: str,
+    accepted: str,
 ) -> None:
     monkeypatch.setenv(variable, value)
-    with pytest.raises(ConfigError) as info:
-        ProcessorConfig.resolve(cloudwatch=True)
-    assert f"{variable}={value!r} is invalid" in str(info.value)
-    assert accepted in str(info.value)
+    config = ignoring_invalid_variables(
+        lambda environ: ProcessorConfig.resolve(cloudwatch=True, environ=environ)
+    )
+    warnings = [r.getMessage() for r in caplog.records if variable in r.getMessage()]
+    assert len(warnings) == 1
+    assert f"{variable}={value!r} is invalid" in warnings[0]
+    assert accepted in warnings[0]
+    assert config == ProcessorConfig.resolve(cloudwatch=True, environ={})
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value"),
+    [
+        ("schedule_delay_millis", 0),
+        ("max_export_batch_size", 0),
+        ("max_queue_size", 0),
+        ("requests_per_second", -1),
+        ("spool_max_bytes", 10),
+    ],
+)
+def test_a_bad_processor_argument_raises_naming_it(keyword: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=rf"{keyword}={value!r} is invalid"):
+        CloudWatchLogRecordProcessor(Capture(), **{keyword: value})
+
+
+def test_a_bad_exporter_argument_raises_naming_it() -> None:
+    with pytest.raises(ValueError, match=r"max_event_bytes=-5 is invalid"):
+        CloudWatchLogExporter(max_event_bytes=-5)
+
+
+def test_standard_variables_are_integers_as_the_sdk_reads_them(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("OTEL_BLRP_SCHEDULE_DELAY", "2.5")
+    monkeypatch.setenv("OTEL_BLRP_EXPORT_TIMEOUT", "4000")
+    config = ignoring_invalid_variables(
+        lambda environ: ProcessorConfig.resolve(cloudwatch=True, environ=environ)
+    )
+    assert config.schedule_delay_millis == 1000.0  # not 2.5 ms
+    assert config.export_timeout_millis == 4000.0
+    assert "OTEL_BLRP_SCHEDULE_DELAY='2.5' is invalid" in caplog.text
+
+
+def test_the_default_batch_follows_a_smaller_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (
+        ProcessorConfig.resolve(cloudwatch=True, max_queue_size=5000).max_export_batch_size == 5000
+    )
+    monkeypatch.setenv("OTEL_BLRP_MAX_QUEUE_SIZE", "300")
+    assert ProcessorConfig.resolve(cloudwatch=False).max_export_batch_size == 300
+    with pytest.raises(ValueError, match="must not exceed max_queue_size"):
+        ProcessorConfig.resolve(cloudwatch=True, max_queue_size=100, max_export_batch_size=200)
 
 
 def test_every_setting_is_reachable_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -220,5 +292,6 @@ def test_tls_verification_is_on_unless_turned_off(
     monkeypatch.setenv("OTEL_EXPORTER_CLOUDWATCH_LOGS_VERIFY", str(bundle))
     assert verify_of(CloudWatchLogExporter()) == str(bundle)
     monkeypatch.setenv("OTEL_EXPORTER_CLOUDWATCH_LOGS_VERIFY", "/no/such/bundle.pem")
+    assert verify_of(CloudWatchLogExporter()) == default  # reported, ignored: still on
     with pytest.raises(ConfigError, match="path of a CA bundle"):
-        CloudWatchLogExporter()
+        CloudWatchLogExporter(verify="/no/such/bundle.pem")

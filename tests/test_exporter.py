@@ -62,7 +62,11 @@ def test_body_format_bodies_arrive_as_the_collectors_raw_log_writes_them(
     )
     items = sdk_items([b"\x00\x01\x02hello\xff", None, "plain", 42, True])
     assert [item.log_record.body for item in items] == [
-        b"\x00\x01\x02hello\xff", None, "plain", 42, True
+        b"\x00\x01\x02hello\xff",
+        None,
+        "plain",
+        42,
+        True,
     ]
     assert exporter.export(items) == ExportResult.SUCCESS
     stored = [e["message"] for e in read_events(logs, group, "s")]

@@ -174,8 +174,10 @@ def test_endpoint_down_past_the_bound_counts_every_drop(
         proxy.up()
         assert processor.force_flush(30_000)
     numbers = account("endpoint down past the bound", 2000, processor, logs, group, ["svc"])
-    assert numbers["dropped"] == {"queue_full": 1500}
-    assert numbers["delivered"] == 500
+    # 500 waiting, and the request of 100 being sent if it left before the burst ended (as a
+    # batch being exported by the stock processor, it no longer counts against the bound)
+    assert 500 <= numbers["delivered"] <= 600
+    assert numbers["dropped"] == {"queue_full": 2000 - numbers["delivered"]}
 
 
 def test_log_group_deleted_mid_run_is_recreated(

@@ -137,7 +137,7 @@ def test_queue_is_bounded_drops_are_counted_and_emit_never_blocks() -> None:
             gc.enable()
         stats = processor.stats()
         assert stats.received == 1000
-        assert stats.queued <= 100
+        assert stats.queued <= 100 + 10  # and the batch being sent, as with the stock processor
         assert stats.dropped["queue_full"] >= 1000 - 100 - 10
         assert slowest < 0.05
         exporter.release.set()
@@ -401,8 +401,34 @@ def test_standard_variables_configure_it(monkeypatch: pytest.MonkeyPatch) -> Non
     assert processor.config.max_export_batch_size == 128
     assert processor.config.requests_per_second == 0
     processor.shutdown()
-    monkeypatch.setenv("OTEL_BLRP_MAX_QUEUE_SIZE", "many")
-    with pytest.raises(ConfigError, match="OTEL_BLRP_MAX_QUEUE_SIZE='many'"):
-        CloudWatchLogRecordProcessor(Blocking())
+    monkeypatch.setenv("OTEL_BLRP_MAX_QUEUE_SIZE", "many")  # reported, and ignored
+    processor = CloudWatchLogRecordProcessor(Blocking())
+    assert processor.config.max_queue_size == 65_536
+    processor.shutdown()
     with pytest.raises(ConfigError, match="max_export_batch_size"):
         CloudWatchLogRecordProcessor(Blocking(), max_queue_size=10, max_export_batch_size=20)
+
+
+def test_invalid_variables_are_reported_once_each_and_records_still_arrive(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    session: boto3.session.Session,
+    moto_endpoint: str,
+    logs: Any,
+    group: str,
+) -> None:
+    monkeypatch.setenv("OTEL_BLRP_MAX_QUEUE_SIZE", "abc")
+    monkeypatch.setenv("OTEL_EXPORTER_CLOUDWATCH_LOGS_MAX_EVENT_BYTES", "lots")
+    exporter = cw_exporter(session, moto_endpoint, group)
+    processor = CloudWatchLogRecordProcessor(exporter)
+    for variable, value in (
+        ("OTEL_BLRP_MAX_QUEUE_SIZE", "abc"),
+        ("OTEL_EXPORTER_CLOUDWATCH_LOGS_MAX_EVENT_BYTES", "lots"),
+    ):
+        said = [r for r in caplog.records if f"{variable}={value!r} is invalid" in r.getMessage()]
+        assert len(said) == 1
+        assert said[0].levelno == logging.WARNING
+    with pipeline(processor) as log:
+        log.info("still delivered")
+        assert processor.force_flush(10_000)
+    assert bodies(logs, group) == ["still delivered"]

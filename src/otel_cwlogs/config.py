@@ -1,8 +1,10 @@
 """Settings: explicit keyword arguments first, then the environment, then defaults.
 
-Every keyword ``foo`` is also read from ``OTEL_EXPORTER_CLOUDWATCH_LOGS_FOO``. A bad value
-fails at construction with a :class:`~otel_cwlogs.errors.ConfigError` that names the
-keyword or the variable it came from, the value, and what is accepted. The standard AWS
+Every keyword ``foo`` is also read from ``OTEL_EXPORTER_CLOUDWATCH_LOGS_FOO``. A bad keyword
+argument fails at construction with a :class:`~otel_cwlogs.errors.ConfigError` (a
+``ValueError``) that names it, the value, and what is accepted. A bad value of a variable is,
+as the OpenTelemetry specification asks, reported in one warning that names the variable and
+the value, and treated as unset (:func:`ignoring_invalid_variables`). The standard AWS
 variables (``AWS_REGION``, ``AWS_PROFILE``, ``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS``, ...) are
 left to boto3's own resolution.
 """
@@ -34,8 +36,29 @@ _TAG_VALUE = re.compile(r"[\w\s.:/=+\-@]{0,256}")
 T = TypeVar("T")
 
 
+STANDARD_PREFIX = "OTEL_BLRP_"
+
+
 def env_name(keyword: str) -> str:
     return ENV_PREFIX + keyword.upper()
+
+
+def ignoring_invalid_variables(build: Callable[[Mapping[str, str]], T]) -> T:
+    """``build(environ)``, where a variable of the package whose value ``build`` refuses is
+    reported once and left out: ``build`` runs again as if it were unset. A refused keyword
+    argument (or anything else) is raised."""
+    environ = dict(os.environ)
+    while True:
+        try:
+            return build(environ)
+        except ConfigError as error:
+            name = error.setting
+            if name not in environ or not name.startswith((ENV_PREFIX, STANDARD_PREFIX)):
+                raise
+            logger.warning(
+                "%s=%r is invalid: %s; the variable is ignored", name, error.value, error.reason
+            )
+            del environ[name]
 
 
 def resolve(
@@ -282,15 +305,33 @@ class ProcessorConfig:
             value = explicit.get(keyword)
             if value is None and standard is not None and not env.get(env_name(keyword), ""):
                 text = env.get(standard, "").strip()
-                if text:
+                if text:  # an integer, as the SDK parses it, so a value means the same
                     return resolve(
-                        standard, text, default=default, convert=convert, accepted=accepted
+                        standard,
+                        text,
+                        default=default,
+                        convert=lambda raw: convert(int(raw)),
+                        accepted=accepted.replace("a number", "an integer number"),
                     )
             return resolve(
                 keyword, value, default=default, convert=convert, accepted=accepted, environ=env
             )
 
+        def source_of(keyword: str, standard: str) -> str | None:
+            """Where a setting is given: the keyword, its variable, the standard one, or None."""
+            if explicit.get(keyword) is not None:
+                return keyword
+            return next((n for n in (env_name(keyword), standard) if env.get(n, "").strip()), None)
+
         max_batch = 10_000 if cloudwatch else 512
+        max_queue_size = get(
+            "max_queue_size",
+            65_536,
+            int_between(1, 2**31),
+            "a positive integer",
+            "OTEL_BLRP_MAX_QUEUE_SIZE",
+        )
+        batch_source = source_of("max_export_batch_size", "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE")
         config = cls(
             schedule_delay_millis=get(
                 "schedule_delay_millis",
@@ -301,7 +342,7 @@ class ProcessorConfig:
             ),
             max_export_batch_size=get(
                 "max_export_batch_size",
-                max_batch,
+                min(max_batch, max_queue_size),  # a smaller queue makes smaller batches
                 int_between(1, max_batch if cloudwatch else 2**31),
                 f"an integer from 1 to {max_batch}" if cloudwatch else "a positive integer",
                 "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
@@ -313,13 +354,7 @@ class ProcessorConfig:
                 "a number of ms above 0",
                 "OTEL_BLRP_EXPORT_TIMEOUT",
             ),
-            max_queue_size=get(
-                "max_queue_size",
-                65_536,
-                int_between(1, 2**31),
-                "a positive integer",
-                "OTEL_BLRP_MAX_QUEUE_SIZE",
-            ),
+            max_queue_size=max_queue_size,
             max_queue_bytes=get(
                 "max_queue_bytes",
                 128 * 2**20,
@@ -350,9 +385,9 @@ class ProcessorConfig:
                 "an integer number of bytes from 1048576 (1 MiB)",
             ),
         )
-        if config.max_export_batch_size > config.max_queue_size:
+        if batch_source is not None and config.max_export_batch_size > config.max_queue_size:
             raise ConfigError(
-                "max_export_batch_size",
+                batch_source,
                 config.max_export_batch_size,
                 f"must not exceed max_queue_size ({config.max_queue_size})",
             )

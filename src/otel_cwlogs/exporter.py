@@ -20,7 +20,7 @@ from ._metrics import observe
 from ._sdk import ExporterBase, ExportResult, view
 from .batching import plan_requests
 from .client import DeliveryError, LogsEdge, RetryPolicy, make_client
-from .config import ExporterConfig, env_name
+from .config import ExporterConfig, env_name, ignoring_invalid_variables
 from .events import EventEncoder, LogEvent
 from .routing import Route, Router
 
@@ -102,51 +102,58 @@ class CloudWatchLogExporter(ExporterBase):
         entity: bool | None = None,
         meter_provider: Any = None,
     ) -> None:
-        config = ExporterConfig.resolve(
-            log_group_name=log_group_name,
-            log_stream_name=log_stream_name,
-            region_name=region_name,
-            endpoint_url=endpoint_url,
-            create_log_group=create_log_group,
-            retention_in_days=retention_in_days,
-            tags=tags,
-            message_format=message_format,
-            max_event_bytes=max_event_bytes,
-            oversize=oversize,
-            export_timeout_millis=export_timeout_millis,
-            verify=verify,
-            entity=entity,
-        )
-        self.config = config
-        self._router = Router(
-            config.log_group_name,
-            config.log_stream_name,
-            entity=config.entity,
-            group_setting="log_group_name" if log_group_name else env_name("log_group_name"),
-            stream_setting="log_stream_name" if log_stream_name else env_name("log_stream_name"),
-        )
-        self._encoder = EventEncoder(config.message_format, config.max_event_bytes, config.oversize)
-        timeout_s = config.export_timeout_millis / 1000
-
-        def factory() -> Any:
-            return make_client(
-                session=session,
-                region_name=config.region_name,
-                endpoint_url=config.endpoint_url,
-                timeout_s=timeout_s,
-                verify=config.verify,
-                endpoint_setting="endpoint_url" if endpoint_url else env_name("endpoint_url"),
-                region_setting="region_name" if region_name else env_name("region_name"),
+        def build(environ: Mapping[str, str]) -> tuple[ExporterConfig, Router, LogsEdge]:
+            config = ExporterConfig.resolve(
+                environ,
+                log_group_name=log_group_name,
+                log_stream_name=log_stream_name,
+                region_name=region_name,
+                endpoint_url=endpoint_url,
+                create_log_group=create_log_group,
+                retention_in_days=retention_in_days,
+                tags=tags,
+                message_format=message_format,
+                max_event_bytes=max_event_bytes,
+                oversize=oversize,
+                export_timeout_millis=export_timeout_millis,
+                verify=verify,
+                entity=entity,
+            )
+            router = Router(
+                config.log_group_name,
+                config.log_stream_name,
+                entity=config.entity,
+                group_setting="log_group_name" if log_group_name else env_name("log_group_name"),
+                stream_setting=(
+                    "log_stream_name" if log_stream_name else env_name("log_stream_name")
+                ),
             )
 
-        self._edge = LogsEdge(
-            (lambda: client) if client is not None else factory,
-            owns_client=client is None,
-            create_log_group=config.create_log_group,
-            retention_in_days=config.retention_in_days,
-            tags=config.tags,
-            policy=RetryPolicy(),
-        )
+            def factory() -> Any:
+                return make_client(
+                    session=session,
+                    region_name=config.region_name,
+                    endpoint_url=config.endpoint_url,
+                    timeout_s=config.export_timeout_millis / 1000,
+                    verify=config.verify,
+                    endpoint_setting="endpoint_url" if endpoint_url else env_name("endpoint_url"),
+                    region_setting="region_name" if region_name else env_name("region_name"),
+                )
+
+            edge = LogsEdge(
+                (lambda: client) if client is not None else factory,
+                owns_client=client is None,
+                create_log_group=config.create_log_group,
+                retention_in_days=config.retention_in_days,
+                tags=config.tags,
+                policy=RetryPolicy(),
+            )
+            return config, router, edge
+
+        config, self._router, self._edge = ignoring_invalid_variables(build)
+        self.config = config
+        self._encoder = EventEncoder(config.message_format, config.max_event_bytes, config.oversize)
+        timeout_s = config.export_timeout_millis / 1000
         self.timeout_s = timeout_s
         self._shutdown = False
         self._init_locks()

@@ -36,7 +36,7 @@ from ._guard import exporting, guarded
 from ._metrics import observe
 from ._sdk import ProcessorBase, batch_item, body_of
 from .batching import DEFAULT_LIMITS
-from .config import ProcessorConfig
+from .config import ProcessorConfig, ignoring_invalid_variables
 from .events import LogEvent
 from .exporter import CloudWatchLogExporter, ExporterStats
 from .routing import Route
@@ -124,8 +124,9 @@ class ProcessorStats:
     """The processor's counters; what reached the exporter is in ``exporter``.
 
     ``queued`` counts records waiting to be encoded plus events waiting to be sent (or being
-    sent); ``queued_bytes`` is their estimated memory. Both stay within the configured
-    ``max_queue_size`` and ``max_queue_bytes``. Once nothing is queued,
+    sent); ``queued_bytes`` is their estimated memory. ``queued`` less what is being sent
+    stays within ``max_queue_size`` (as a batch being exported by the stock processor no
+    longer counts), ``queued_bytes`` within ``max_queue_bytes``. Once nothing is queued,
     ``received + unspooled == exporter.delivered + dropped_total + spooled``; summed over the
     processes that share a spool directory, once it is empty, ``spooled`` and ``unspooled``
     cancel out.
@@ -193,19 +194,22 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
     ) -> None:
         self._exporter = exporter
         self._cloudwatch = exporter if isinstance(exporter, CloudWatchLogExporter) else None
-        config = ProcessorConfig.resolve(
-            cloudwatch=self._cloudwatch is not None,
-            schedule_delay_millis=schedule_delay_millis,
-            max_export_batch_size=max_export_batch_size,
-            export_timeout_millis=export_timeout_millis,
-            max_queue_size=max_queue_size,
-            max_queue_bytes=max_queue_bytes,
-            requests_per_second=requests_per_second,
-            max_concurrent_requests=max_concurrent_requests,
-            flush_on_sigterm=flush_on_sigterm,
-            sigterm_timeout_millis=sigterm_timeout_millis,
-            spool_dir=spool_dir,
-            spool_max_bytes=spool_max_bytes,
+        config = ignoring_invalid_variables(
+            lambda environ: ProcessorConfig.resolve(
+                cloudwatch=self._cloudwatch is not None,
+                environ=environ,
+                schedule_delay_millis=schedule_delay_millis,
+                max_export_batch_size=max_export_batch_size,
+                export_timeout_millis=export_timeout_millis,
+                max_queue_size=max_queue_size,
+                max_queue_bytes=max_queue_bytes,
+                requests_per_second=requests_per_second,
+                max_concurrent_requests=max_concurrent_requests,
+                flush_on_sigterm=flush_on_sigterm,
+                sigterm_timeout_millis=sigterm_timeout_millis,
+                spool_dir=spool_dir,
+                spool_max_bytes=spool_max_bytes,
+            )
         )
         self.config = config
         self._delay = config.schedule_delay_millis / 1000
@@ -241,6 +245,9 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         self._queue_since = 0.0
         self._pending_records = 0
         self._pending_bytes = 0
+        self._sending = 0
+        """Events handed to the senders: like a batch being exported by the stock processor,
+        they no longer count against max_queue_size (their bytes still count)."""
         self._wake = threading.Event()
         self._state = threading.Condition()
         self._streams: dict[Route | None, _Stream] = {}
@@ -286,7 +293,7 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         with self._lock:
             self._received += 1
             if (
-                self._pending_records >= self.config.max_queue_size
+                self._pending_records - self._sending >= self.config.max_queue_size
                 or self._pending_bytes + size > self.config.max_queue_bytes
             ):
                 full = True
@@ -372,17 +379,20 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         """What shutdown could not deliver in time is spooled (with a spool), or dropped and
         counted; a claimed spool segment not yet sent is put back."""
         with self._state:
+            entries = [entry for stream in self._streams.values() for entry in stream.buffer]
             buffered = {s.route: [e for e, _ in s.buffer] for s in self._streams.values()}
             sending = sum(s.dispatched - s.done for s in self._streams.values() if s.in_flight)
             segments = [s.segment for s in self._streams.values() if s.segment is not None]
             for stream in self._streams.values():
                 stream.buffer.clear()
+                stream.buffer_bytes = 0
                 stream.segment = None
         with self._lock:
             records = [entry for entry in self._queue if not isinstance(entry, _Flush)]
             self._queue.clear()
-            self._pending_records = 0
-            self._pending_bytes = 0
+            # what is being sent stays pending until its sender is done with it
+            self._pending_records -= len(entries) + len(records)
+            self._pending_bytes -= self._memory(entries) + sum(size for _, size in records)
         left = sum(len(events) for events in buffered.values()) + len(records)
         if self._spool is not None and self._cloudwatch is not None:
             for segment in segments:
@@ -569,6 +579,7 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         self._claim_segment()
         now = time.monotonic()
         to_spool: list[tuple[_Stream, list[tuple[Any, int]]]] = []
+        handed = 0
         overflow = self._spool is not None and (
             self._pending_records > self.config.max_queue_size // 2
             or self._pending_bytes > self.config.max_queue_bytes // 2
@@ -614,7 +625,11 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
                 job = self._take_request(stream)
                 stream.in_flight = True
                 stream.dispatched += len(job)
+                handed += len(job)
                 self._jobs.put((stream, job, None))
+        if handed:
+            with self._lock:
+                self._sending += handed
         for stream, job in to_spool:
             self._spool_job(stream, job)
 
@@ -670,6 +685,7 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         if kept and self._shutdown:  # shut down meanwhile: nothing will send them again
             lost, kept = kept, []
         with self._lock:
+            self._sending -= len(job)
             self._pending_records -= len(finished) + len(spooled) + len(lost)
             self._pending_bytes -= self._memory(finished + spooled + lost)
             self._spooled += len(spooled)
