@@ -18,6 +18,8 @@ from ._fork import reinit_in_child
 from ._guard import guarded, protect_root_handlers
 from ._metrics import observe
 from ._sdk import ExporterBase, ExportResult, view
+from ._sdk_metrics import ExporterMetrics
+from ._sdk_metrics import enabled as sdk_metrics_enabled
 from .batching import plan_requests
 from .client import DeliveryError, LogsEdge, RetryPolicy, make_client
 from .config import ExporterConfig, env_name, ignoring_invalid_variables
@@ -164,6 +166,7 @@ class CloudWatchLogExporter(ExporterBase):
         self._modified: Counter[str] = Counter()
         self._possible_duplicates = 0
         self._entity_rejected = 0
+        self._sdk_metrics = ExporterMetrics(meter_provider) if sdk_metrics_enabled() else None
         observe(
             self,
             meter_provider,
@@ -242,6 +245,9 @@ class CloudWatchLogExporter(ExporterBase):
             )
         if dropped:
             self._report_dropped(dropped)
+            if self._sdk_metrics:
+                for reason, count in dropped.items():
+                    self._sdk_metrics.failed(count, reason)
         return by_route
 
     @guarded
@@ -268,8 +274,10 @@ class CloudWatchLogExporter(ExporterBase):
         while sending it); the delivered ones are counted as possible duplicates.
         """
         protect_root_handlers()
+        started = self._sdk_metrics.start(len(events)) if self._sdk_metrics else 0.0
         plan = plan_requests(events, now_ms, retention_days=self._edge.known_retention(route.group))
         dropped = plan.dropped
+        causes: Counter[str] = Counter(plan.dropped)
         delivered = requests = failed = duplicates = entity_rejected = 0
         retry: list[LogEvent] = []
         for request in plan.requests:
@@ -277,6 +285,7 @@ class CloudWatchLogExporter(ExporterBase):
                 result = self._edge.put(route, request, deadline)
             except DeliveryError as exc:
                 failed += 1
+                causes[exc.code] += len(request)
                 if (keep_retryable and exc.retryable) or (keep_failed and not exc.invalid):
                     retry.extend(request)
                     duplicates += len(request) if exc.maybe_sent else 0
@@ -288,6 +297,7 @@ class CloudWatchLogExporter(ExporterBase):
             delivered += result.delivered
             duplicates += result.delivered if possible_duplicates else result.possible_duplicates
             dropped.update(result.rejected)
+            causes.update(result.rejected)
             if result.entity_rejected:
                 entity_rejected += 1
                 self._report.log(
@@ -307,6 +317,8 @@ class CloudWatchLogExporter(ExporterBase):
         )
         if dropped:
             self._report_dropped(dropped)
+        if self._sdk_metrics:
+            self._sdk_metrics.finish(started, len(events), delivered, causes)
         return not dropped["undeliverable"], retry
 
     def _count_dropped(self, reason: str, count: int) -> None:

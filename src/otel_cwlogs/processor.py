@@ -35,6 +35,8 @@ from ._fork import reinit_in_child
 from ._guard import exporting, guarded
 from ._metrics import observe
 from ._sdk import ProcessorBase, batch_item, body_of
+from ._sdk_metrics import ProcessorMetrics
+from ._sdk_metrics import enabled as sdk_metrics_enabled
 from .batching import DEFAULT_LIMITS
 from .config import ProcessorConfig, ignoring_invalid_variables
 from .events import LogEvent
@@ -220,6 +222,11 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         self._wake_at = min(config.max_export_batch_size, 512)
         self._report = RateLimitedLog()
         self._shutdown = False
+        self._sdk_metrics = (
+            ProcessorMetrics(meter_provider, config.max_queue_size, self._waiting)
+            if sdk_metrics_enabled()
+            else None
+        )
         self._start()
         observe(
             self,
@@ -312,10 +319,18 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
 
     emit = on_emit  # SDK <= 1.34 calls emit()
 
+    def _waiting(self) -> int:
+        """Records and events waiting (not being sent): the queue size of the conventions."""
+        return self._pending_records - self._sending
+
     def _drop(self, reason: str, received: bool = True) -> None:
         with self._lock:
             self._received += received
             self._dropped[reason] += 1
+        if self._sdk_metrics:
+            self._sdk_metrics.dropped(
+                1, "already_shutdown" if reason == "after_shutdown" else reason
+            )
         self._report.log(reason, logging.WARNING, "log records dropped: %s", _WHY[reason])
 
     # -- flush, shutdown, stats -------------------------------------------------------------
@@ -511,6 +526,8 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         if not records:
             return
         released = sum(size for _, size in records)
+        if self._sdk_metrics:
+            self._sdk_metrics.processed(len(records))
         grouped: dict[Route | None, list[tuple[Any, int]]] = {}
         if self._cloudwatch is not None:
             encoded = self._cloudwatch.encode([item for item, _ in records], _now_ms())
