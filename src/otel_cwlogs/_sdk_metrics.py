@@ -16,6 +16,7 @@ import collections
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 from typing import Any, Callable
 
@@ -55,7 +56,10 @@ def _meter(meter_provider: Any) -> Any:
 class ProcessorMetrics:
     """``otel.sdk.processor.log.*`` for one processor."""
 
-    def __init__(self, meter_provider: Any, capacity: int, queue_size: Callable[[], int]) -> None:
+    def __init__(
+        self, meter_provider: Any, capacity: int, owner: object, queue_size: Callable[[Any], int]
+    ) -> None:
+        """``queue_size(owner)`` is read at collection time; the owner is held weakly."""
         meter = _meter(meter_provider)
         self._attributes = _component(PROCESSOR_TYPE)
         self._processed = meter.create_counter(
@@ -69,9 +73,11 @@ class ProcessorMetrics:
             description="The most log records the processor's queue holds.",
         ).add(capacity, self._attributes)
         attributes = self._attributes
+        ref = weakref.ref(owner)
 
         def observe(options: CallbackOptions) -> Iterable[Observation]:
-            return [Observation(queue_size(), attributes)]
+            target = ref()
+            return [] if target is None else [Observation(queue_size(target), attributes)]
 
         meter.create_observable_up_down_counter(
             "otel.sdk.processor.log.queue.size",

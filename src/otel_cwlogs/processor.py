@@ -223,7 +223,9 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         self._report = RateLimitedLog()
         self._shutdown = False
         self._sdk_metrics = (
-            ProcessorMetrics(meter_provider, config.max_queue_size, self._waiting)
+            ProcessorMetrics(
+                meter_provider, config.max_queue_size, self, CloudWatchLogRecordProcessor._waiting
+            )
             if sdk_metrics_enabled()
             else None
         )
