@@ -111,7 +111,9 @@ def env_flag(variable: str, *, default: bool) -> bool:
     try:
         return to_bool(text)
     except ValueError:
-        logger.warning("%s=%r is invalid (expected true or false); ignored", variable, text)
+        logger.warning(
+            "%s=%r is invalid: expected true or false; the variable is ignored", variable, text
+        )
         return default
 
 
