@@ -21,6 +21,8 @@ from .test_processor import pipeline
 PUT = "PutLogEvents"
 REPORTS: dict[str, dict[str, Any]] = {}
 
+pytestmark = pytest.mark.slow
+
 
 def setup(
     session: boto3.session.Session,

@@ -17,7 +17,10 @@ from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor, sig
 
 from .conftest import read_events
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals")
+pytestmark = [
+    pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals"),
+    pytest.mark.slow,
+]
 
 SETUP = """
     import logging, os, signal, sys, time

@@ -30,6 +30,8 @@ ROUTE = Route("/test/spool", "app", '{"type":"Service"}')
 
 # -- the format and the directory ------------------------------------------------------------
 
+pytestmark = pytest.mark.slow
+
 
 @given(st.lists(st.tuples(st.integers(0, 2**41), st.text(min_size=1)), min_size=1, max_size=20))
 def test_a_segment_reads_back_as_written(pairs: list[tuple[int, str]]) -> None:
@@ -200,7 +202,7 @@ def test_a_full_spool_counts_its_drops(
         tmp_path,
         spool_max_bytes=2**20,
         max_export_batch_size=200,
-        export_timeout_millis=10_000,
+        export_timeout_millis=4000,
     )
     proxy.down()
     with pipeline(processor) as log:
