@@ -4,7 +4,8 @@ against both processors.
 The behaviours are those of opentelemetry-python's ``tests/logs/test_export.py`` and
 ``tests/shared_internal/test_batch_processor.py``, written anew where the originals read
 private attributes (``_batch_processor``, ``_schedule_delay``): records go in through a
-``LoggerProvider`` and a logging handler, and what comes out is what the exporter was given.
+``LoggerProvider`` and a logging handler (``pipeline``), and what comes out is what the
+exporter was given.
 Where this processor differs on purpose, the README's table says so and the tests below say
 which.
 """
@@ -13,25 +14,22 @@ from __future__ import annotations
 
 import gc
 import json
-import logging
 import os
 import threading
 import time
-import uuid
 import weakref
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from importlib.metadata import version
 from typing import Any
 
 import pytest
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
 from otel_cwlogs import CloudWatchLogRecordProcessor
 from otel_cwlogs._sdk import ExporterBase, ExportResult, body_of
 
 from .conftest import wait_until
+from .test_processor import pipeline
 
 PROCESSORS = [BatchLogRecordProcessor, CloudWatchLogRecordProcessor]
 SDK_VERSION = tuple(int(part) for part in version("opentelemetry-sdk").split(".")[:2])
@@ -63,22 +61,6 @@ class Recording(ExporterBase):  # type: ignore[misc]
             return [body for batch in self.batches for body in batch]
 
 
-@contextmanager
-def logger_for(processor: Any) -> Iterator[logging.Logger]:
-    """A logger whose records reach ``processor`` through the SDK."""
-    provider = LoggerProvider(shutdown_on_exit=False)
-    provider.add_log_record_processor(processor)
-    logger = logging.getLogger(f"tests.drop_in.{uuid.uuid4().hex}")
-    logger.propagate = False
-    logger.setLevel(logging.DEBUG)
-    handler = LoggingHandler(logger_provider=provider)
-    logger.addHandler(handler)
-    try:
-        yield logger
-    finally:
-        logger.removeHandler(handler)
-
-
 def flush(processor: Any) -> None:
     """force_flush, which must not report a failure (SDKs before 1.34 return None)."""
     assert processor.force_flush() is not False
@@ -101,7 +83,7 @@ def test_exported_once_the_batch_size_is_reached(kind: Any) -> None:
         kind, exporter, max_queue_size=15, max_export_batch_size=15, schedule_delay_millis=30_000
     )
     started = time.monotonic()
-    with logger_for(processor) as log:
+    with pipeline(processor) as log:
         for i in range(15):
             log.info("r%d", i)
         wait_until(lambda: exporter.batches, timeout=1)
@@ -114,7 +96,7 @@ def test_exported_once_the_schedule_delay_is_reached(kind: Any) -> None:
     exporter = Recording()
     processor = make(kind, exporter, max_queue_size=15, max_export_batch_size=15,
                      schedule_delay_millis=100)  # fmt: skip
-    with logger_for(processor) as log:
+    with pipeline(processor) as log:
         log.info("lone")
         wait_until(lambda: exporter.batches, timeout=2)
     assert exporter.batches == [["lone"]]
@@ -125,7 +107,7 @@ def test_flushed_at_shutdown_and_dropped_after_it(kind: Any) -> None:
     exporter = Recording()
     processor = make(kind, exporter, max_queue_size=15, max_export_batch_size=15,
                      schedule_delay_millis=30_000)  # fmt: skip
-    with logger_for(processor) as log:
+    with pipeline(processor) as log:
         log.info("before")
         processor.shutdown()
         assert exporter.batches == [["before"]]
@@ -137,7 +119,7 @@ def test_force_flush_exports_everything_queued(kind: Any) -> None:
     exporter = Recording()
     processor = make(kind, exporter, max_queue_size=15, max_export_batch_size=15,
                      schedule_delay_millis=30_000)  # fmt: skip
-    with logger_for(processor) as log:
+    with pipeline(processor) as log:
         for i in range(10):
             log.info("r%d", i)
         flush(processor)
@@ -148,7 +130,7 @@ def test_force_flush_exports_everything_queued(kind: Any) -> None:
 def test_batches_are_at_most_the_batch_size(kind: Any) -> None:
     exporter = Recording()
     processor = make(kind, exporter, max_export_batch_size=7, schedule_delay_millis=30_000)
-    with logger_for(processor) as log:
+    with pipeline(processor) as log:
         for i in range(50):
             log.info("r%d", i)
         flush(processor)
@@ -160,7 +142,7 @@ def test_batches_are_at_most_the_batch_size(kind: Any) -> None:
 def test_records_from_many_threads_are_all_exported(kind: Any) -> None:
     exporter = Recording()
     processor = make(kind, exporter, max_export_batch_size=64, schedule_delay_millis=50)
-    with logger_for(processor) as log:
+    with pipeline(processor) as log:
 
         def work(number: int) -> None:
             for i in range(200):
@@ -181,7 +163,7 @@ def test_too_many_records_are_dropped_without_raising_or_blocking(kind: Any) -> 
     processor = make(kind, exporter, max_queue_size=5, max_export_batch_size=5,
                      schedule_delay_millis=30_000)  # fmt: skip
     started = time.monotonic()
-    with logger_for(processor) as log:
+    with pipeline(processor) as log:
         for i in range(100):
             log.info("r%d", i)
     assert time.monotonic() - started < 0.5
@@ -194,7 +176,7 @@ def test_a_forked_child_exports_its_own_records_only(kind: Any) -> None:
     exporter = Recording()
     processor = make(kind, exporter, max_queue_size=200, max_export_batch_size=10,
                      schedule_delay_millis=30_000)  # fmt: skip
-    with logger_for(processor) as log:
+    with pipeline(processor) as log:
         for i in range(9):
             log.info("parent %d", i)
         read, write = os.pipe()
@@ -235,7 +217,7 @@ def test_standard_variables_configure_both(kind: Any, monkeypatch: pytest.Monkey
     monkeypatch.setenv("OTEL_BLRP_SCHEDULE_DELAY", "30000")
     exporter = Recording()
     processor = make(kind, exporter)
-    with logger_for(processor) as log:
+    with pipeline(processor) as log:
         for i in range(3):
             log.info("r%d", i)
         wait_until(lambda: exporter.batches, timeout=2)  # full at 3, not after 30 s
@@ -261,7 +243,7 @@ def test_an_invalid_variable_is_logged_and_the_default_used(
     processor = make(kind, exporter)
     if kind is CloudWatchLogRecordProcessor:  # the SDK's filter holds back repeats of its line
         assert f"{variable}={value!r} is invalid" in caplog.text
-    with logger_for(processor) as log:
+    with pipeline(processor) as log:
         log.info("delivered")
         flush(processor)
     assert exporter.bodies == ["delivered"]
