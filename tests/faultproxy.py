@@ -55,6 +55,8 @@ class FaultProxy:
         self.recorder = recorder
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.hits: Counter[str] = Counter()
+        self.signed_with: Counter[tuple[str, str]] = Counter()
+        """(operation, access key id) of each request that came through."""
         self.injected: Counter[str] = Counter()
         self.enforce_tokens = False
         self._tokens: dict[tuple[str, str], int] = {}
@@ -172,6 +174,8 @@ class FaultProxy:
             self._drop(handler)
             return
         operation = handler.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]
+        credential = handler.headers.get("Authorization", "").partition("Credential=")[2]
+        self.signed_with[(operation, credential.split("/", 1)[0])] += 1
         if self.recorder is not None and operation == "PutLogEvents":
             self.recorder.record(json.loads(body))
         fault = self._next_fault(operation, body)

@@ -110,3 +110,29 @@ class socket_on_free_port:
 
     def __exit__(self, *exc: Any) -> None:
         self.sock.close()
+
+
+def test_an_assumed_role_is_checked_first_and_the_sources_are_named(
+    moto_endpoint: str, group: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", moto_endpoint)
+    monkeypatch.setenv("OTEL_EXPORTER_CLOUDWATCH_LOGS_ROLE_ARN", "arn:aws:iam::123456789012:role/w")
+    status, out = check("--endpoint-url", moto_endpoint, "--log-group-name", group)
+    assert status == 0, out
+    lines = out.splitlines()
+    assumed = next(i for i, line in enumerate(lines) if "✔ sts:AssumeRole" in line)
+    written = next(i for i, line in enumerate(lines) if "✔ logs:PutLogEvents" in line)
+    assert assumed < written
+    assert "credentials: from an assumed role" in out
+    assert "region: us-east-1, from the AWS profile or AWS_DEFAULT_REGION" in out
+
+
+def test_a_role_that_cannot_be_assumed_is_named_with_what_to_do(
+    moto_endpoint: str, group: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
+    monkeypatch.setenv("OTEL_EXPORTER_CLOUDWATCH_LOGS_ROLE_ARN", "arn:aws:iam::123456789012:role/w")
+    status, out = check("--endpoint-url", moto_endpoint, "--log-group-name", group)
+    assert status == 1
+    assert "✘ sts:AssumeRole: EndpointConnectionError" in out
+    assert "is unreachable" in out

@@ -295,3 +295,21 @@ def test_tls_verification_is_on_unless_turned_off(
     assert verify_of(CloudWatchLogExporter()) == default  # reported, ignored: still on
     with pytest.raises(ConfigError, match="path of a CA bundle"):
         CloudWatchLogExporter(verify="/no/such/bundle.pem")
+
+
+def test_the_aws_settings_are_read_from_the_environment() -> None:
+    env = {
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_PROFILE_NAME": "shipping",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_ROLE_ARN": "arn:aws:iam::123456789012:role/log-writer",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_ROLE_SESSION_NAME": "checkout-logs",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_EXTERNAL_ID": "ext-1234",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_GROUP_CLASS": "infrequent_access",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_KMS_KEY_ID": "arn:aws:kms:eu-west-1:123456789012:key/k-1",
+    }
+    config = ExporterConfig.resolve(environ=env)
+    assert config.profile_name == "shipping"
+    assert config.role_arn == "arn:aws:iam::123456789012:role/log-writer"
+    assert config.role_session_name == "checkout-logs"
+    assert config.external_id == "ext-1234"
+    assert config.log_group_class == "INFREQUENT_ACCESS"
+    assert config.kms_key_id == "arn:aws:kms:eu-west-1:123456789012:key/k-1"

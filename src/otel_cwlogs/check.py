@@ -21,11 +21,17 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-import boto3
 import botocore.config
 import botocore.exceptions
 
 from .client import error_code
+from .credentials import (
+    DEFAULT_SESSION_NAME,
+    assumed_role_session,
+    base_session,
+    credential_source,
+    region_source,
+)
 from .errors import ConfigError
 from .exporter import CloudWatchLogExporter
 
@@ -33,6 +39,7 @@ ARGUMENTS = ("log_group_name", "log_stream_name", "region_name", "endpoint_url")
 """Exporter settings the command also takes as options (the environment gives the rest)."""
 
 ACTIONS = {
+    "assume_role": "sts:AssumeRole",
     "create_log_group": "logs:CreateLogGroup",
     "put_retention_policy": "logs:PutRetentionPolicy",
     "tag_resource": "logs:TagResource",
@@ -83,6 +90,12 @@ def explain(exc: BaseException, action: str, target: str, endpoint: str) -> str:
     """What to do about a failed call, specifically."""
     code = error_code(exc)
     if code in ("AccessDeniedException", "AccessDenied"):
+        if action == "sts:AssumeRole":
+            return (
+                f"the credentials may not assume {target}: allow sts:AssumeRole on it in "
+                "their policy, and name them in the role's trust policy (and the external id, "
+                "if the role requires one)"
+            )
         return f"the credentials lack the IAM action {action} on {target}: allow it in their policy"
     if code in ("UnrecognizedClientException", "InvalidSignatureException"):
         return "the AWS access key id or secret key is not valid"
@@ -124,7 +137,19 @@ def run(argv: Sequence[str] | None = None) -> tuple[Report, int]:
     report.configuration = configuration
     report.add("configuration", "ok", f"region {client.meta.region_name}, endpoint {endpoint}")
 
-    session = boto3.session.Session()
+    base = base_session(None, config.profile_name)
+    report.add(
+        "region",
+        "info",
+        f"{client.meta.region_name}, from {region_source(config.region_name, base)}",
+    )
+    session = base
+    if config.role_arn is not None:
+        if not assume_role(report, base, config, client.meta.region_name, endpoint):
+            return report, 1
+        session = assumed_role_session(
+            base, config.role_arn, config.role_session_name, config.external_id
+        )
     credentials = session.get_credentials()
     if credentials is None:
         report.add(
@@ -138,8 +163,8 @@ def run(argv: Sequence[str] | None = None) -> tuple[Report, int]:
     report.add(
         "credentials",
         "ok",
-        f"access key {mask(frozen.access_key)}, session token "
-        f"{'present' if frozen.token else 'none'}",
+        f"from {credential_source(session)}: access key {mask(frozen.access_key)}, "
+        f"session token {'present' if frozen.token else 'none'}",
     )
     caller(report, session, client.meta.region_name, config.endpoint_url)
 
@@ -176,6 +201,10 @@ def run(argv: Sequence[str] | None = None) -> tuple[Report, int]:
 
     if config.create_log_group:
         kwargs: dict[str, Any] = {"logGroupName": route.group}
+        if config.log_group_class is not None:
+            kwargs["logGroupClass"] = config.log_group_class
+        if config.kms_key_id is not None:
+            kwargs["kmsKeyId"] = config.kms_key_id
         if not attempt("create_log_group", group_arn, **kwargs):
             return report, 1
     else:
@@ -208,6 +237,36 @@ def run(argv: Sequence[str] | None = None) -> tuple[Report, int]:
         return report, 1
     read_back(report, client, route.group, route.stream, message)
     return report, 0 if report.ok else 1
+
+
+def assume_role(report: Report, base: Any, config: Any, region: str, endpoint: str) -> bool:
+    """Check ``sts:AssumeRole`` on the configured role with the base credentials."""
+    params = {
+        "RoleArn": config.role_arn,
+        "RoleSessionName": config.role_session_name or DEFAULT_SESSION_NAME,
+    }
+    if config.external_id:
+        params["ExternalId"] = config.external_id
+    target = f"role {config.role_arn}"
+    try:
+        sts = base.client(
+            "sts",
+            region_name=region,
+            config=botocore.config.Config(
+                connect_timeout=3, read_timeout=5, retries={"total_max_attempts": 1}
+            ),
+        )
+        sts.assume_role(**params)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        report.add(
+            ACTIONS["assume_role"],
+            "failed",
+            error_code(exc),
+            explain(exc, ACTIONS["assume_role"], target, endpoint),
+        )
+        return False
+    report.add(ACTIONS["assume_role"], "ok", target)
+    return True
 
 
 def caller(report: Report, session: Any, region: str, endpoint_url: str | None) -> None:

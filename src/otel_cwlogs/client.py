@@ -23,6 +23,7 @@ import botocore.exceptions
 
 from ._diag import logger
 from ._guard import guarded
+from .credentials import region_from_instance_metadata
 from .errors import ConfigError
 from .events import LogEvent
 from .routing import Route
@@ -209,11 +210,12 @@ def make_client(
     """A CloudWatch Logs client whose only retries are the package's own.
 
     The region is boto3's (``AWS_DEFAULT_REGION``, the profile) unless given; ``AWS_REGION``,
-    which AWS runtimes set but botocore does not read, is used when boto3 finds none.
+    which AWS runtimes set but botocore does not read, is used when boto3 finds none, and on
+    EC2, where nothing sets one, the instance metadata service.
     """
     session = session or boto3.session.Session()
     if region_name is None and not session.region_name:
-        region_name = os.environ.get("AWS_REGION") or None
+        region_name = os.environ.get("AWS_REGION") or region_from_instance_metadata(session)
     config = botocore.config.Config(
         retries={"total_max_attempts": 1},
         connect_timeout=min(5.0, timeout_s),
@@ -234,7 +236,7 @@ def make_client(
             region_name,
             "no AWS region is configured; pass region_name, or set "
             "OTEL_EXPORTER_CLOUDWATCH_LOGS_REGION_NAME, AWS_REGION or AWS_DEFAULT_REGION, "
-            "or a region in the AWS profile",
+            "or a region in the AWS profile (the instance metadata service gave none)",
         ) from None
     except botocore.exceptions.InvalidRegionError:
         raise ConfigError(
@@ -262,6 +264,8 @@ class LogsEdge:
         retention_in_days: int | None,
         tags: Mapping[str, str],
         policy: RetryPolicy | None = None,
+        log_group_class: str | None = None,
+        kms_key_id: str | None = None,
     ) -> None:
         self._factory = client_factory
         self._owns_client = owns_client
@@ -270,6 +274,11 @@ class LogsEdge:
         self._create_log_group = create_log_group
         self._retention = retention_in_days
         self._tags = dict(tags)
+        self._group_options = {
+            key: value
+            for key, value in (("logGroupClass", log_group_class), ("kmsKeyId", kms_key_id))
+            if value is not None
+        }
         self.policy = policy or RetryPolicy()
         self.stop = threading.Event()
         self._lock = threading.Lock()
@@ -421,7 +430,7 @@ class LogsEdge:
                 "ResourceNotFoundException",
                 f"log group {route.group!r} does not exist and create_log_group is off",
             )
-        group_params: dict[str, Any] = {"logGroupName": route.group}
+        group_params: dict[str, Any] = {"logGroupName": route.group, **self._group_options}
         if self._tags:
             group_params["tags"] = self._tags
         self._call(deadline, "create_log_group", **group_params)

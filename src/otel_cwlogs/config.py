@@ -167,6 +167,27 @@ def positive_float(value: Any) -> float:
     return number
 
 
+def matching(pattern: str) -> Callable[[Any], str]:
+    """A string that matches ``pattern`` whole."""
+    compiled = re.compile(pattern)
+
+    def convert(value: Any) -> str:
+        if not isinstance(value, str) or not compiled.fullmatch(value.strip()):
+            raise ValueError(value)
+        return value.strip()
+
+    return convert
+
+
+LOG_GROUP_CLASSES = ("STANDARD", "INFREQUENT_ACCESS")
+
+
+def to_group_class(value: Any) -> str:
+    if not isinstance(value, str) or value.strip().upper() not in LOG_GROUP_CLASSES:
+        raise ValueError(value)
+    return value.strip().upper()
+
+
 def to_tags(value: Any) -> dict[str, str]:
     """Tags for a created log group: a mapping, or ``key=value,key2=value2`` text."""
     if isinstance(value, str):
@@ -203,6 +224,12 @@ class ExporterConfig:
     export_timeout_millis: float
     verify: bool | str | None
     entity: bool
+    profile_name: str | None
+    role_arn: str | None
+    role_session_name: str | None
+    external_id: str | None
+    log_group_class: str | None
+    kms_key_id: str | None
 
     @classmethod
     def resolve(cls, environ: Mapping[str, str] | None = None, **explicit: Any) -> ExporterConfig:
@@ -254,6 +281,34 @@ class ExporterConfig:
                 "true, false (no TLS certificate check) or the path of a CA bundle",
             ),
             entity=get("entity", True, to_bool, "true or false"),
+            profile_name=get("profile_name", None, to_str, "a profile of the AWS config files"),
+            role_arn=get(
+                "role_arn",
+                None,
+                matching(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}"),
+                "an IAM role ARN such as arn:aws:iam::123456789012:role/log-writer",
+            ),
+            role_session_name=get(
+                "role_session_name",
+                None,
+                matching(r"[\w+=,.@-]{2,64}"),
+                "2 to 64 letters, digits or _+=,.@-",
+            ),
+            external_id=get(
+                "external_id",
+                None,
+                matching(r"[\w+=,.@:/-]{2,1224}"),
+                "2 to 1224 letters, digits or _+=,.@:/-",
+            ),
+            log_group_class=get(
+                "log_group_class", None, to_group_class, "STANDARD or INFREQUENT_ACCESS"
+            ),
+            kms_key_id=get(
+                "kms_key_id",
+                None,
+                matching(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[\w-]+"),
+                "the ARN of a KMS key (arn:aws:kms:REGION:ACCOUNT:key/ID)",
+            ),
         )
 
 

@@ -23,6 +23,7 @@ from ._sdk_metrics import enabled as sdk_metrics_enabled
 from .batching import plan_requests
 from .client import DeliveryError, LogsEdge, RetryPolicy, make_client
 from .config import ExporterConfig, env_name, ignoring_invalid_variables
+from .credentials import assumed_role_session, base_session
 from .events import EventEncoder, LogEvent
 from .routing import Route, Router
 
@@ -102,6 +103,12 @@ class CloudWatchLogExporter(ExporterBase):
         export_timeout_millis: float | None = None,
         verify: bool | str | None = None,
         entity: bool | None = None,
+        profile_name: str | None = None,
+        role_arn: str | None = None,
+        role_session_name: str | None = None,
+        external_id: str | None = None,
+        log_group_class: str | None = None,
+        kms_key_id: str | None = None,
         meter_provider: Any = None,
     ) -> None:
         def build(environ: Mapping[str, str]) -> tuple[ExporterConfig, Router, LogsEdge]:
@@ -120,6 +127,12 @@ class CloudWatchLogExporter(ExporterBase):
                 export_timeout_millis=export_timeout_millis,
                 verify=verify,
                 entity=entity,
+                profile_name=profile_name,
+                role_arn=role_arn,
+                role_session_name=role_session_name,
+                external_id=external_id,
+                log_group_class=log_group_class,
+                kms_key_id=kms_key_id,
             )
             router = Router(
                 config.log_group_name,
@@ -132,8 +145,13 @@ class CloudWatchLogExporter(ExporterBase):
             )
 
             def factory() -> Any:
+                aws = base_session(session, config.profile_name)
+                if config.role_arn is not None:
+                    aws = assumed_role_session(
+                        aws, config.role_arn, config.role_session_name, config.external_id
+                    )
                 return make_client(
-                    session=session,
+                    session=aws,
                     region_name=config.region_name,
                     endpoint_url=config.endpoint_url,
                     timeout_s=config.export_timeout_millis / 1000,
@@ -149,6 +167,8 @@ class CloudWatchLogExporter(ExporterBase):
                 retention_in_days=config.retention_in_days,
                 tags=config.tags,
                 policy=RetryPolicy(),
+                log_group_class=config.log_group_class,
+                kms_key_id=config.kms_key_id,
             )
             return config, router, edge
 
