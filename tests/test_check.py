@@ -136,3 +136,12 @@ def test_a_role_that_cannot_be_assumed_is_named_with_what_to_do(
     assert status == 1
     assert "✘ sts:AssumeRole: EndpointConnectionError" in out
     assert "is unreachable" in out
+
+
+def test_an_invalid_variable_fails_the_check_though_an_application_would_ignore_it(
+    moto_endpoint: str, group: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_BLRP_MAX_QUEUE_SIZE", "lots")
+    status, out = check("--endpoint-url", moto_endpoint, "--log-group-name", group)
+    assert status == 2
+    assert "✘ configuration: otel_cwlogs: OTEL_BLRP_MAX_QUEUE_SIZE='lots' is invalid" in out

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ import botocore.config
 import botocore.exceptions
 
 from .client import error_code
+from .config import ExporterConfig, ProcessorConfig
 from .credentials import (
     DEFAULT_SESSION_NAME,
     assumed_role_session,
@@ -121,8 +123,12 @@ def run(argv: Sequence[str] | None = None) -> tuple[Report, int]:
         parser.add_argument("--" + keyword.replace("_", "-"), dest=keyword)
     args = parser.parse_args(argv)
     report = Report()
+    explicit = {k: getattr(args, k) for k in ARGUMENTS}
     try:
-        exporter = CloudWatchLogExporter(**{k: getattr(args, k) for k in ARGUMENTS})
+        # strictly: an application warns about an invalid variable and uses the default
+        ExporterConfig.resolve(os.environ, **explicit)
+        ProcessorConfig.resolve(cloudwatch=True)
+        exporter = CloudWatchLogExporter(**explicit)
     except ConfigError as exc:
         report.add("configuration", "failed", str(exc), "fix the setting named above")
         return report, 2
