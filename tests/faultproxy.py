@@ -59,6 +59,9 @@ class FaultProxy:
         """(operation, access key id) of each request that came through."""
         self.injected: Counter[str] = Counter()
         self.enforce_tokens = False
+        self.per_stream_rate: int | None = None
+        """Throttle a stream's PutLogEvents past this many in any one-second window."""
+        self._windows: dict[tuple[str, str], list[float]] = {}
         self._tokens: dict[tuple[str, str], int] = {}
         self._accepted: dict[tuple[str, str, str], str] = {}
         self._faults: dict[str, list[Fault]] = {}
@@ -179,6 +182,8 @@ class FaultProxy:
         if self.recorder is not None and operation == "PutLogEvents":
             self.recorder.record(json.loads(body))
         fault = self._next_fault(operation, body)
+        if fault is None and operation == "PutLogEvents" and self._over_rate(body):
+            fault = "throttle"
         if fault == "throttle":
             fault = Fault("error", 1, 400, {"__type": "ThrottlingException", "message": "Rate"})
         elif fault == "server_error":
@@ -204,6 +209,22 @@ class FaultProxy:
         if isinstance(fault, Fault) and status == 200:
             payload = json.dumps({**json.loads(payload or b"{}"), **fault.body}).encode()
         self._reply(handler, status, payload, headers)
+
+    def _over_rate(self, body: bytes) -> bool:
+        """Whether this request is one too many for its stream in the last second."""
+        if self.per_stream_rate is None:
+            return False
+        request = json.loads(body)
+        key = (request["logGroupName"], request["logStreamName"])
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._windows.get(key, []) if now - t < 1.0]
+            if len(recent) >= self.per_stream_rate:
+                self.injected["over_rate"] += 1
+                self._windows[key] = recent
+                return True
+            self._windows[key] = [*recent, now]
+        return False
 
     def _forward(
         self, handler: BaseHTTPRequestHandler, body: bytes

@@ -16,6 +16,8 @@ from typing import Any
 
 import boto3
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry import context
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
@@ -23,7 +25,7 @@ from opentelemetry.sdk.resources import Resource
 
 from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor, ConfigError
 from otel_cwlogs._sdk import ExporterBase, ExportResult
-from otel_cwlogs.processor import TokenBucket
+from otel_cwlogs.pacing import Pace
 
 from .conftest import read_events, wait_until
 from .faultproxy import FaultProxy
@@ -176,23 +178,91 @@ def test_requests_per_stream_are_rate_limited(
     times = recorder.sent_at
     assert len(times) >= 9
     for index, sent in enumerate(times):
-        # a burst of 4, then one every 0.25 s
-        assert sent - times[0] >= (index - 3) * 0.25 - 0.05
+        # spaced: one every 0.25 s (and a little), never a burst
+        assert sent - times[0] >= index * 0.25 - 0.02
     assert len(bodies_text := [e["message"] for e in read_events(logs, group, "s")]) == 90
     assert bodies_text == sorted(bodies_text)
 
 
-def test_token_bucket() -> None:
-    bucket = TokenBucket(2, now=0.0)
-    assert bucket.wait(0.0) == 0
-    bucket.take()
-    bucket.take()
-    assert bucket.wait(0.0) == pytest.approx(0.5)
-    assert bucket.wait(0.5) == 0
-    unlimited = TokenBucket(0, now=0.0)
+@given(st.integers(1, 20), st.lists(st.floats(0, 0.5), min_size=1, max_size=200))
+def test_the_pace_never_puts_more_than_the_rate_in_any_second(rate: int, gaps: list[float]) -> None:
+    """Whenever requests are ready (after each gap), they start as soon as the pace allows."""
+    pace = Pace(rate, now=0.0)
+    now, starts = 0.0, []
+    for gap in gaps:
+        now += gap + pace.wait(now + gap)
+        pace.take(now)
+        starts.append(now)
+    for index, start in enumerate(starts):
+        assert sum(1 for other in starts[index:] if other - start <= 1.0) <= rate
+
+
+def test_throttling_slows_a_pace_down_and_success_brings_it_back() -> None:
+    pace = Pace(5, now=0.0)
+    base = pace.interval
+    pace.throttled()
+    pace.throttled()
+    assert pace.interval == pytest.approx(4 * base)
+    for _ in range(10):
+        pace.accepted()
+    assert pace.interval == base
+    unlimited = Pace(0, now=0.0)
+    unlimited.throttled()
+    assert unlimited.wait(0.0) == 0  # spacing counts from the next request
+    unlimited.take(0.0)
+    assert unlimited.wait(0.0) == pytest.approx(0.2)
+    for _ in range(10):
+        unlimited.accepted()
+    assert unlimited.interval == 0
+
+
+@pytest.mark.slow
+def test_a_lower_quota_than_configured_costs_retries_not_records(
+    session: boto3.session.Session, proxy: FaultProxy, logs: Any, group: str
+) -> None:
+    proxy.per_stream_rate = 2  # the endpoint allows less than the processor was told
+    processor = CloudWatchLogRecordProcessor(
+        cw_exporter(session, proxy.url, group),
+        requests_per_second=5,
+        max_export_batch_size=100,
+        schedule_delay_millis=50,
+    )
+    with pipeline(processor) as log:
+        for i in range(1000):
+            log.info("quota %04d", i)
+        assert processor.force_flush(60_000)
+        stats = processor.stats()
+    assert proxy.injected["over_rate"] > 0
+    assert stats.exporter is not None
+    assert stats.exporter.retries["ThrottlingException"] > 0
+    assert stats.dropped_total == 0
+    assert len(bodies(logs, group)) == 1000
+
+
+def test_no_pace_without_a_rate() -> None:
+    unlimited = Pace(0, now=0.0)
     for _ in range(100):
-        unlimited.take()
+        unlimited.take(0.0)
     assert unlimited.wait(0.0) == 0
+
+
+def test_a_stream_never_exceeds_its_rate_in_any_sliding_second(
+    session: boto3.session.Session, proxy: FaultProxy, logs: Any, group: str
+) -> None:
+    proxy.per_stream_rate = 5
+    processor = CloudWatchLogRecordProcessor(
+        cw_exporter(session, proxy.url, group),
+        requests_per_second=5,
+        max_export_batch_size=100,
+        schedule_delay_millis=50,
+    )
+    with pipeline(processor) as log:
+        for i in range(1500):
+            log.info("paced %04d", i)
+        assert processor.force_flush(30_000)
+    assert proxy.hits["PutLogEvents"] >= 15
+    assert proxy.injected["over_rate"] == 0  # no window of the endpoint saw a sixth
+    assert len(bodies(logs, group)) == 1500
 
 
 def test_a_throttled_stream_does_not_hold_back_the_others(

@@ -26,6 +26,7 @@ from ._guard import guarded
 from .credentials import region_from_instance_metadata
 from .errors import ConfigError
 from .events import LogEvent
+from .pacing import Pace
 from .routing import Route
 
 T = TypeVar("T")
@@ -48,6 +49,10 @@ RETRYABLE_CODES = frozenset(
 )
 """Error codes that say "try again later". Anything else (InvalidParameterException,
 AccessDeniedException, UnrecognizedClientException, ...) fails at once."""
+
+THROTTLING_CODES = frozenset(
+    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
+)
 
 INVALID_REQUEST_CODES = frozenset(
     {"InvalidParameterException", "SerializationException", "ValidationException"}
@@ -323,11 +328,14 @@ class LogsEdge:
         return self._retention_known.get(group)
 
     @guarded
-    def put(self, route: Route, events: Sequence[LogEvent], deadline: float) -> PutResult:
-        """Send one request; raises :class:`DeliveryError` when it cannot be delivered."""
+    def put(
+        self, route: Route, events: Sequence[LogEvent], deadline: float, pace: Pace | None = None
+    ) -> PutResult:
+        """Send one request; raises :class:`DeliveryError` when it cannot be delivered. Each
+        attempt first waits for ``pace`` (if given): retries and re-sends count too."""
         ambiguous: list[BaseException] = []
         try:
-            return self._put(route, events, deadline, ambiguous)
+            return self._put(route, events, deadline, ambiguous, pace)
         except DeliveryError:
             raise
         except Exception as exc:
@@ -341,6 +349,7 @@ class LogsEdge:
         events: Sequence[LogEvent],
         deadline: float,
         ambiguous: list[BaseException],
+        pace: Pace | None,
     ) -> PutResult:
         """``ambiguous`` collects the failed attempts whose response was lost."""
         log_events = [{"timestamp": e.timestamp, "message": e.message} for e in events]
@@ -350,6 +359,8 @@ class LogsEdge:
         def on_retry(exc: BaseException) -> None:
             if maybe_sent(exc):
                 ambiguous.append(exc)
+            if pace is not None and error_code(exc) in THROTTLING_CODES:
+                pace.throttled()
 
         while True:
             params: dict[str, Any] = {
@@ -363,7 +374,10 @@ class LogsEdge:
             entity = route.entity if self.send_entity else None
             try:
                 response = self.policy.call(
-                    functools.partial(self._send, params, entity), deadline, self.stop, on_retry
+                    functools.partial(self._send, params, entity, pace),
+                    deadline,
+                    self.stop,
+                    on_retry,
                 )
             except botocore.exceptions.ClientError as exc:
                 code = error_code(exc)
@@ -386,13 +400,20 @@ class LogsEdge:
                     continue
                 raise
             self._set_token(route, response.get("nextSequenceToken"))
+            if pace is not None:
+                pace.accepted()
             rejected = rejected_counts(response.get("rejectedLogEventsInfo"), len(events))
             delivered = len(events) - sum(rejected.values())
             entity_info = response.get("rejectedEntityInfo") or {}
             entity_rejected = str(entity_info.get("errorType") or "") or None
             return PutResult(delivered, rejected, delivered if ambiguous else 0, entity_rejected)
 
-    def _send(self, params: dict[str, Any], entity: str | None) -> Any:
+    def _send(self, params: dict[str, Any], entity: str | None, pace: Pace | None) -> Any:
+        if pace is not None:
+            wait = pace.wait(time.monotonic())
+            if wait > 0:
+                self.stop.wait(wait)
+            pace.take(time.monotonic())
         body = json.dumps(params, ensure_ascii=False, separators=(",", ":"))
         if entity is not None:  # sent in the body only: older botocore models lack the field
             body = body[:-1] + ',"entity":' + entity + "}"

@@ -25,6 +25,7 @@ from .client import DeliveryError, LogsEdge, RetryPolicy, make_client
 from .config import ExporterConfig, env_name, ignoring_invalid_variables
 from .credentials import assumed_role_session, base_session
 from .events import EventEncoder, LogEvent
+from .pacing import Pace
 from .routing import Route, Router
 
 NOT_RETRYABLE_HINTS = {
@@ -281,6 +282,7 @@ class CloudWatchLogExporter(ExporterBase):
         keep_retryable: bool = False,
         keep_failed: bool = False,
         possible_duplicates: bool = False,
+        pace: Pace | None = None,
     ) -> tuple[bool, list[LogEvent]]:
         """Send one stream's events as valid requests: (none lost?, events to retry).
 
@@ -291,7 +293,8 @@ class CloudWatchLogExporter(ExporterBase):
         every failed request is handed back but one the service called invalid (a spool keeps
         them through an outage or expired credentials). ``possible_duplicates``: the events
         may have been delivered before (a spool segment taken over from a process that died
-        while sending it); the delivered ones are counted as possible duplicates.
+        while sending it); the delivered ones are counted as possible duplicates. Every
+        attempt waits for ``pace``, when given.
         """
         protect_root_handlers()
         started = self._sdk_metrics.start(len(events)) if self._sdk_metrics else 0.0
@@ -302,7 +305,7 @@ class CloudWatchLogExporter(ExporterBase):
         retry: list[LogEvent] = []
         for request in plan.requests:
             try:
-                result = self._edge.put(route, request, deadline)
+                result = self._edge.put(route, request, deadline, pace)
             except DeliveryError as exc:
                 failed += 1
                 causes[exc.code] += len(request)

@@ -41,6 +41,7 @@ from .batching import DEFAULT_LIMITS
 from .config import ProcessorConfig, ignoring_invalid_variables
 from .events import LogEvent
 from .exporter import CloudWatchLogExporter, ExporterStats
+from .pacing import Pace
 from .routing import Route
 from .spool import Segment, Spool
 
@@ -62,37 +63,12 @@ RETRY_MAX_S = 5.0
 """Backoff of a stream whose request was handed back after a passing failure."""
 
 
-class TokenBucket:
-    """Request-rate limiter for one stream: ``rate`` per second, bursts of up to ``rate``.
-
-    A rate of 0 means no limit.
-    """
-
-    def __init__(self, rate: float, now: float) -> None:
-        self.rate = rate
-        self.capacity = max(1.0, rate)
-        self.tokens = self.capacity
-        self.updated = now
-
-    def wait(self, now: float) -> float:
-        """Seconds until a request may be sent (0: now)."""
-        if not self.rate:
-            return 0.0
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
-
-    def take(self) -> None:
-        if self.rate:
-            self.tokens -= 1
-
-
 @dataclass
 class _Stream:
     """Buffered work for one destination (a CloudWatch stream, or the whole exporter)."""
 
     route: Route | None
-    bucket: TokenBucket
+    pace: Pace
     buffer: collections.deque[tuple[Any, int]] = field(default_factory=collections.deque)
     buffer_bytes: int = 0
     first_at: float = 0.0
@@ -492,12 +468,12 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         with self._state:
             for stream in self._streams.values():
                 if stream.segment is not None and not stream.in_flight:
-                    timeout = min(timeout, max(stream.retry_at - now, stream.bucket.wait(now)))
+                    timeout = min(timeout, max(stream.retry_at - now, stream.pace.wait(now)))
                 if stream.buffer and not stream.in_flight:
                     due = stream.first_at + self._delay - now
                     if self._full(stream) or stream.dispatched < stream.flush_target:
                         due = 0.0
-                    wait = max(due, stream.retry_at - now, stream.bucket.wait(now))
+                    wait = max(due, stream.retry_at - now, stream.pace.wait(now))
                     timeout = min(timeout, wait)
         return max(timeout, 0.001)
 
@@ -556,8 +532,7 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         stream = self._streams.get(route)
         if stream is None:
             rate = self.config.requests_per_second if route is not None else 0
-            bucket = TokenBucket(rate, time.monotonic())
-            stream = self._streams[route] = _Stream(route, bucket)
+            stream = self._streams[route] = _Stream(route, Pace(rate, time.monotonic()))
         return stream
 
     def _begin_flush(self, request: _Flush) -> None:
@@ -605,7 +580,7 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         )
         with self._state:
             for stream in self._streams.values():
-                busy = stream.in_flight or now < stream.retry_at or stream.bucket.wait(now) > 0
+                busy = stream.in_flight or now < stream.retry_at or stream.pace.wait(now) > 0
                 if overflow and busy and stream.route is not None and self._full(stream):
                     # more than half the memory bound is held: a full request that has to
                     # wait goes to disk rather than towards a queue_full drop
@@ -615,9 +590,8 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
                 if stream.in_flight or now < stream.retry_at:
                     continue
                 if stream.segment is not None:
-                    if stream.bucket.wait(now) > 0:
+                    if stream.pace.wait(now) > 0:
                         continue
-                    stream.bucket.take()
                     segment, stream.segment = stream.segment, None
                     stream.in_flight = True
                     self._jobs.put((stream, [(e, e.size) for e in segment.events], segment))
@@ -638,9 +612,8 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
                         stream.dispatched += len(job)
                         to_spool.append((stream, job))
                     continue
-                if stream.bucket.wait(now) > 0:
+                if stream.pace.wait(now) > 0:
                     continue
-                stream.bucket.take()
                 job = self._take_request(stream)
                 stream.in_flight = True
                 stream.dispatched += len(job)
@@ -676,7 +649,8 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
             ok = False
             retry: list[Any] = []
             try:
-                ok, retry = self._send(stream.route, [payload for payload, _ in job], segment)
+                payloads = [payload for payload, _ in job]
+                ok, retry = self._send(stream.route, payloads, segment, stream.pace)
             except Exception:
                 self._report.log("send", logging.ERROR, "processor error", exc_info=True)
                 retry = [payload for payload, _ in job] if segment is not None else []
@@ -728,7 +702,11 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
             self._settle_flushes()
 
     def _send(
-        self, route: Route | None, payloads: Sequence[Any], segment: Segment | None
+        self,
+        route: Route | None,
+        payloads: Sequence[Any],
+        segment: Segment | None,
+        pace: Pace | None = None,
     ) -> tuple[bool, list[Any]]:
         """(nothing lost?, payloads handed back: to send again later, or to spool)."""
         if self._cloudwatch is not None and route is not None:
@@ -745,6 +723,7 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
                 keep_retryable=not self._shutdown,
                 keep_failed=self._spool is not None,
                 possible_duplicates=segment is not None and segment.taken_over,
+                pace=pace,
             )
         result = self._exporter.export(list(payloads))
         return getattr(result, "name", "SUCCESS") == "SUCCESS", []
