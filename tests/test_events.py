@@ -17,6 +17,7 @@ from otel_cwlogs.events import (
     MAX_EVENT_BYTES,
     TRUNCATED_SUFFIX,
     EventEncoder,
+    Selection,
     record_document,
     to_json_value,
 )
@@ -340,3 +341,51 @@ def test_the_one_call_path_writes_what_the_value_by_value_path_writes(
     assert plain == json.dumps(
         record_document(rec), ensure_ascii=False, separators=(",", ":"), allow_nan=False
     )
+
+
+RESOURCE = {
+    "service.name": "shop",
+    "service.instance.id": "4bd61ca5",
+    "telemetry.sdk.name": "opentelemetry",
+    "telemetry.sdk.version": "1.45.2",
+}
+
+
+@pytest.mark.parametrize(
+    ("setting", "kept"),
+    [
+        ("all", RESOURCE),
+        ("none", None),
+        ("service.name", {"service.name": "shop"}),
+        (
+            "service.name, service.instance.id",
+            {"service.name": "shop", "service.instance.id": "4bd61ca5"},
+        ),
+        (
+            "-telemetry.sdk.name,telemetry.sdk.version",
+            {"service.name": "shop", "service.instance.id": "4bd61ca5"},
+        ),
+    ],
+)
+def test_the_resource_attributes_each_event_carries_are_chosen(
+    setting: str, kept: dict[str, str] | None
+) -> None:
+    rec = record(body="b", resource_attributes=RESOURCE)
+    events, _ = encode(rec, selection=Selection.parse(setting))
+    assert json.loads(events[0].message).get("resource") == kept
+
+
+def test_the_code_attributes_can_be_left_out() -> None:
+    rec = record(body="b", attributes={"code.function.name": "pay", "code.lineno": 3, "order": 7})
+    events, _ = encode(rec, selection=Selection(code=False))
+    assert json.loads(events[0].message)["attributes"] == {"order": 7}
+    events, _ = encode(
+        record(body="b", attributes={"code.lineno": 3}), selection=Selection(code=False)
+    )
+    assert "attributes" not in json.loads(events[0].message)
+
+
+@pytest.mark.parametrize("text", ["", "-", " , "])
+def test_an_empty_selection_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 (the value itself is the message)
+        Selection.parse(text)

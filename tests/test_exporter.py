@@ -235,3 +235,21 @@ def test_exporter_is_the_sdks_exporter_and_imports_without_deprecation_warnings(
     )
     assert out.stdout.strip() in ("LogRecordExportResult", "LogExportResult")
     assert out.stderr == ""
+
+
+def test_what_each_event_carries_is_chosen_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+    session: boto3.session.Session,
+    moto_endpoint: str,
+    logs: Any,
+    group: str,
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_CLOUDWATCH_LOGS_EVENT_RESOURCE_ATTRIBUTES", "service.name")
+    monkeypatch.setenv("OTEL_EXPORTER_CLOUDWATCH_LOGS_EVENT_CODE_ATTRIBUTES", "false")
+    exporter = make(session, moto_endpoint, log_group_name=group, log_stream_name="s")
+    items = sdk_items(["lean"], {"service.name": "shop", "deployment.environment": "prod"})
+    assert exporter.export(items) == ExportResult.SUCCESS
+    (event,) = read_events(logs, group, "s")
+    doc = json.loads(event["message"])
+    assert doc["resource"] == {"service.name": "shop"}
+    assert not [k for k in doc.get("attributes", {}) if k.startswith("code.")]

@@ -19,7 +19,7 @@ from typing import Any, Callable, TypeVar, cast
 
 from ._diag import logger
 from .errors import ConfigError
-from .events import MAX_EVENT_BYTES, MIN_MAX_EVENT_BYTES, MessageFormat, Oversize
+from .events import MAX_EVENT_BYTES, MIN_MAX_EVENT_BYTES, MessageFormat, Oversize, Selection
 
 ENV_PREFIX = "OTEL_EXPORTER_CLOUDWATCH_LOGS_"
 
@@ -179,6 +179,16 @@ def matching(pattern: str) -> Callable[[Any], str]:
     return convert
 
 
+def to_resource_selection(value: Any) -> str:
+    """``all``, ``none``, names (a list, or ``a,b``) or ``-a,b`` (all but those)."""
+    if isinstance(value, (list, tuple, frozenset, set)) and all(isinstance(v, str) for v in value):
+        value = ",".join(value)
+    if not isinstance(value, str):
+        raise ValueError(value)
+    Selection.parse(value)
+    return value.strip()
+
+
 LOG_GROUP_CLASSES = ("STANDARD", "INFREQUENT_ACCESS")
 
 
@@ -230,6 +240,8 @@ class ExporterConfig:
     external_id: str | None
     log_group_class: str | None
     kms_key_id: str | None
+    event_resource_attributes: str
+    event_code_attributes: bool
 
     @classmethod
     def resolve(cls, environ: Mapping[str, str] | None = None, **explicit: Any) -> ExporterConfig:
@@ -309,6 +321,13 @@ class ExporterConfig:
                 matching(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[\w-]+"),
                 "the ARN of a KMS key (arn:aws:kms:REGION:ACCOUNT:key/ID)",
             ),
+            event_resource_attributes=get(
+                "event_resource_attributes",
+                "all",
+                to_resource_selection,
+                "all, none, attribute names (a,b) or all but some (-a,b)",
+            ),
+            event_code_attributes=get("event_code_attributes", True, to_bool, "true or false"),
         )
 
 

@@ -17,8 +17,9 @@ import math
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
-from typing import Any, Callable, Literal, NamedTuple
+from typing import Any, Callable, Literal, NamedTuple, cast
 
 from ._sdk import RecordView, resource_attributes, scope_fields
 
@@ -280,6 +281,52 @@ def _chunks(data: bytes, budget: int, escaped: bool) -> list[str]:
     return parts
 
 
+@dataclass(frozen=True)
+class Selection:
+    """What the ``json`` layout repeats in every event: which resource attributes (all, none,
+    only ``names``, or all but ``names``), and whether the ``code.*`` attributes go."""
+
+    resource: Literal["all", "none", "only", "except"] = "all"
+    names: frozenset[str] = frozenset()
+    code: bool = True
+
+    @property
+    def everything(self) -> bool:
+        return self.resource == "all" and self.code
+
+    def keep(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        """The resource attributes an event carries."""
+        if self.resource == "none":
+            return {}
+        if self.resource == "only":
+            return {k: v for k, v in attributes.items() if k in self.names}
+        if self.resource == "except":
+            return {k: v for k, v in attributes.items() if k not in self.names}
+        return dict(attributes)
+
+    @classmethod
+    def parse(cls, text: str, code: bool = True) -> Selection:
+        """``all``, ``none``, ``name,name`` (only these) or ``-name,name`` (all but these)."""
+        text = text.strip()
+        if text.lower() in ("all", "none"):
+            return cls(cast(Literal["all", "none"], text.lower()), frozenset(), code)
+        exclude = text.startswith("-")
+        names = frozenset(n.strip() for n in text.lstrip("-").split(",") if n.strip())
+        if not names:
+            raise ValueError(text)
+        return cls("except" if exclude else "only", names, code)
+
+
+EVERYTHING = Selection()
+
+
+class _SelectedResource:
+    """A resource as an event carries it: some of its attributes."""
+
+    def __init__(self, attributes: Mapping[str, Any]) -> None:
+        self.attributes = attributes
+
+
 class EventEncoder:
     """Turns records into events no larger than ``max_event_bytes`` (message + 26).
 
@@ -293,6 +340,7 @@ class EventEncoder:
         message_format: MessageFormat = "json",
         max_event_bytes: int = MAX_EVENT_BYTES,
         oversize: Oversize = "truncate",
+        selection: Selection = EVERYTHING,
     ) -> None:
         if max_event_bytes < 1024:
             raise ValueError("max_event_bytes must be at least 1024")
@@ -301,8 +349,12 @@ class EventEncoder:
         self.oversize = oversize
         self._max_message = max_event_bytes - EVENT_OVERHEAD
         self._tails: dict[tuple[int, int], tuple[Any, Any, str]] = {}
+        self.selection = selection
+        self._resources: dict[int, tuple[Any, _SelectedResource]] = {}
 
     def encode(self, record: RecordView, now_ms: int, counts: Counter[str]) -> list[LogEvent]:
+        if not self.selection.everything and self.message_format == "json":
+            record = self._select(record)
         ns = record.timestamp
         ts = ns // 1_000_000 if type(ns) is int and ns else timestamp_ms(record, now_ms)
         if self.message_format == "json":
@@ -316,6 +368,22 @@ class EventEncoder:
                     return [LogEvent(ts, message, len(data) + EVENT_OVERHEAD)]
             return self._encode_json(record_document(record, counts), ts, counts)
         return self._encode_text(body_text(record.body, counts), ts, counts)
+
+    def _select(self, record: RecordView) -> RecordView:
+        """The record with only what the selection keeps (resources cached by identity)."""
+        resource = record.resource
+        if self.selection.resource != "all":
+            hit = self._resources.get(id(resource))
+            if hit is None or hit[0] is not resource:
+                if len(self._resources) >= _TAIL_CACHE_SIZE:
+                    self._resources.clear()
+                kept = self.selection.keep(resource_attributes(resource))
+                hit = self._resources[id(resource)] = (resource, _SelectedResource(kept))
+            resource = hit[1]
+        attributes = record.attributes
+        if not self.selection.code and any(str(k).startswith("code.") for k in attributes):
+            attributes = {k: v for k, v in attributes.items() if not str(k).startswith("code.")}
+        return record._replace(resource=resource, attributes=attributes)
 
     def _plain_json(self, record: RecordView) -> str | None:
         """The ``json`` message of an ordinary record in one C-encoder call, else None.

@@ -24,7 +24,7 @@ from .batching import plan_requests
 from .client import DeliveryError, LogsEdge, RetryPolicy, make_client
 from .config import ExporterConfig, env_name, ignoring_invalid_variables
 from .credentials import assumed_role_session, base_session
-from .events import EventEncoder, LogEvent
+from .events import EventEncoder, LogEvent, Selection
 from .pacing import Pace
 from .routing import Route, Router
 
@@ -110,6 +110,8 @@ class CloudWatchLogExporter(ExporterBase):
         external_id: str | None = None,
         log_group_class: str | None = None,
         kms_key_id: str | None = None,
+        event_resource_attributes: str | Sequence[str] | None = None,
+        event_code_attributes: bool | None = None,
         meter_provider: Any = None,
     ) -> None:
         def build(environ: Mapping[str, str]) -> tuple[ExporterConfig, Router, LogsEdge]:
@@ -134,6 +136,8 @@ class CloudWatchLogExporter(ExporterBase):
                 external_id=external_id,
                 log_group_class=log_group_class,
                 kms_key_id=kms_key_id,
+                event_resource_attributes=event_resource_attributes,
+                event_code_attributes=event_code_attributes,
             )
             router = Router(
                 config.log_group_name,
@@ -175,7 +179,12 @@ class CloudWatchLogExporter(ExporterBase):
 
         config, self._router, self._edge = ignoring_invalid_variables(build)
         self.config = config
-        self._encoder = EventEncoder(config.message_format, config.max_event_bytes, config.oversize)
+        self._encoder = EventEncoder(
+            config.message_format,
+            config.max_event_bytes,
+            config.oversize,
+            Selection.parse(config.event_resource_attributes, config.event_code_attributes),
+        )
         timeout_s = config.export_timeout_millis / 1000
         self.timeout_s = timeout_s
         self._shutdown = False

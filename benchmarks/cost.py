@@ -1,0 +1,109 @@
+"""What a user pays per event, for each choice of what the events carry.
+
+    python benchmarks/cost.py
+
+CloudWatch bills ingestion per GB of event bytes: each event's UTF-8 message bytes plus 26.
+This encodes two records as the exporter would, through the SDK's own logging pipeline, with
+the resource ``opentelemetry-instrument`` builds (``OTEL_SERVICE_NAME=demo-shop``): the demo's
+first line, and a 110-byte line like the benchmark's. For each setting of
+``event_resource_attributes`` / ``event_code_attributes`` it prints the bytes per event and
+the price per million events, at the us-east-1 list prices for ingestion: $0.50 per GB for the
+Standard log class, $0.25 per GB for Infrequent Access (AWS's public price list, November 2026).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+PRICES = {"Standard": 0.50, "Infrequent Access": 0.25}
+"""Dollars per GB ingested, us-east-1."""
+
+LINES = {
+    "demo line": "checkout service started",
+    "110-byte line": ("0001234 user order paid cache miss GET /api/v1/items 200 ms " * 3)[:110],
+}
+
+CHOICES = [
+    ("all (default, the Collector's layout)", "all", True),
+    ("all, no code.* attributes", "all", False),
+    ("service.name only", "service.name", True),
+    ("service.name only, no code.*", "service.name", False),
+    ("none, no code.*", "none", False),
+]
+
+
+def records(lines: Sequence[str]) -> list[Any]:
+    """Batch items from logging calls, through the SDK, with an auto-instrumented resource."""
+    from opentelemetry.instrumentation.version import __version__ as auto_version
+    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+
+    from otel_cwlogs._sdk import ExporterBase, ExportResult
+
+    class Keep(ExporterBase):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.items: list[Any] = []
+
+        def export(self, batch: Sequence[Any]) -> Any:
+            self.items.extend(batch)
+            return ExportResult.SUCCESS
+
+        def shutdown(self, timeout_millis: float = 30_000) -> None:
+            pass
+
+        def force_flush(self, timeout_millis: float = 30_000) -> bool:
+            return True
+
+    keep = Keep()
+    resource = Resource.create(
+        {"telemetry.auto.version": auto_version, "service.instance.id": str(uuid.uuid4())}
+    )
+    provider = LoggerProvider(resource=resource)
+    provider.add_log_record_processor(SimpleLogRecordProcessor(keep))
+    logger = logging.getLogger("shop")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(LoggingHandler(logger_provider=provider))
+    for line in lines:
+        logger.info(line)
+    provider.shutdown()
+    return keep.items
+
+
+def main() -> None:
+    os.environ.setdefault("OTEL_SERVICE_NAME", "demo-shop")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    import warnings
+
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from otel_cwlogs import CloudWatchLogExporter
+
+    items = records(list(LINES.values()))
+    header = "| what each event carries | " + " | ".join(
+        f"{name}: bytes, $/million (Standard / IA)" for name in LINES
+    )
+    print(header + " |")
+    print("|---" * (len(LINES) + 1) + "|")
+    for label, resource, code in CHOICES:
+        exporter = CloudWatchLogExporter(
+            log_group_name="/cost", event_resource_attributes=resource, event_code_attributes=code
+        )
+        cells = []
+        for item in items:
+            (events,) = exporter.encode([item], int(time.time() * 1000)).values()
+            size = sum(event.size for event in events)
+            prices = " / ".join(f"{size * 1e6 / 1e9 * price:.4f}" for price in PRICES.values())
+            cells.append(f"{size} B, {prices}")
+        exporter.shutdown()
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
