@@ -14,11 +14,12 @@ from __future__ import annotations
 
 class Pace:
     """Request pacing for one stream: never more than ``rate`` requests in any one-second
-    window. Requests are spaced, not bunched: each starts at least ``1/rate`` (and a margin
-    for the other side's clock) after the one before. A rate of 0 means no limit.
+    window. Requests are spaced, not bunched: each starts at least ``1.1/rate`` after the one
+    before; the 10 % margin keeps network jitter (one request slower on the way than the
+    next) from putting one too many into the endpoint's window. A rate of 0 means no limit.
     """
 
-    MARGIN = 1.02
+    MARGIN = 1.1
     SLOWEST_S = 5.0
     """The longest spacing throttling can bring a stream to."""
 

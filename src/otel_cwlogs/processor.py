@@ -248,14 +248,12 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         self._unspooled = 0
         self._claim_at = 0.0
         self._claimed = False
-        self._threads = [threading.Thread(target=self._drain_loop, daemon=True)]
-        self._threads[0].name = "OtelCloudWatchLogsDrain"
-        for number in range(self.config.max_concurrent_requests):
-            sender = threading.Thread(target=self._send_loop, daemon=True)
-            sender.name = f"OtelCloudWatchLogsSend-{number}"
-            self._threads.append(sender)
-        for thread in self._threads:
-            thread.start()
+        self._drainer = threading.Thread(target=self._drain_loop, daemon=True)
+        self._drainer.name = "OtelCloudWatchLogsDrain"
+        self._senders: list[threading.Thread] = []
+        """Started as streams need them (one stream, one request in flight: one sender), up to
+        max_concurrent_requests: fewer threads contend for the GIL with the application's."""
+        self._drainer.start()
         if self.config.flush_on_sigterm:
             sigterm.arm(self, self.config.sigterm_timeout_millis / 1000)
 
@@ -346,16 +344,18 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
             return
         sigterm.disarm(self)
         deadline = time.monotonic() + timeout_s
-        self._shutdown = True  # from here on, new records are counted as dropped
         # a little of the time is kept for counting and reporting what is left
-        self._flush(timeout_s - min(SHUTDOWN_MARGIN_S, timeout_s / 5))
+        report_at = deadline - min(SHUTDOWN_MARGIN_S, timeout_s / 5)
+        self._shutdown = True  # from here on, new records are counted as dropped
+        self._flush(report_at - time.monotonic())
         with self._state:
             self._stopping = True
         self._wake.set()
-        for _ in range(self.config.max_concurrent_requests):
+        self._drainer.join(max(0.0, report_at - time.monotonic()))
+        for _ in self._senders:  # the drain thread, which starts them, has stopped
             self._jobs.put(None)
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        for thread in self._senders:
+            thread.join(max(0.0, report_at - time.monotonic()))
         self._count_leftovers()
         remaining_ms = max(0.0, deadline - time.monotonic()) * 1000
         shutdown: Callable[..., Any] = self._exporter.shutdown
@@ -573,7 +573,7 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         self._claim_segment()
         now = time.monotonic()
         to_spool: list[tuple[_Stream, list[tuple[Any, int]]]] = []
-        handed = 0
+        handed = busy = 0
         overflow = self._spool is not None and (
             self._pending_records > self.config.max_queue_size // 2
             or self._pending_bytes > self.config.max_queue_bytes // 2
@@ -619,11 +619,21 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
                 stream.dispatched += len(job)
                 handed += len(job)
                 self._jobs.put((stream, job, None))
+            busy = sum(1 for stream in self._streams.values() if stream.in_flight)
         if handed:
             with self._lock:
                 self._sending += handed
+        self._add_senders(busy)
         for stream, job in to_spool:
             self._spool_job(stream, job)
+
+    def _add_senders(self, busy: int) -> None:
+        """Start senders until there is one per stream with a request out (up to the bound)."""
+        while len(self._senders) < min(busy, self.config.max_concurrent_requests):
+            sender = threading.Thread(target=self._send_loop, daemon=True)
+            sender.name = f"OtelCloudWatchLogsSend-{len(self._senders)}"
+            self._senders.append(sender)
+            sender.start()
 
     def _take_request(self, stream: _Stream) -> list[tuple[Any, int]]:
         job: list[tuple[Any, int]] = []
