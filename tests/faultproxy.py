@@ -60,7 +60,8 @@ class FaultProxy:
         self.injected: Counter[str] = Counter()
         self.enforce_tokens = False
         self.per_stream_rate: int | None = None
-        """Throttle a stream's PutLogEvents past this many in any one-second window."""
+        """Throttle a stream's PutLogEvents past this many in any ``rate_window_s`` window."""
+        self.rate_window_s = 1.0
         self._windows: dict[tuple[str, str], list[float]] = {}
         self._tokens: dict[tuple[str, str], int] = {}
         self._accepted: dict[tuple[str, str, str], str] = {}
@@ -218,7 +219,7 @@ class FaultProxy:
         key = (request["logGroupName"], request["logStreamName"])
         now = time.monotonic()
         with self._lock:
-            recent = [t for t in self._windows.get(key, []) if now - t < 1.0]
+            recent = [t for t in self._windows.get(key, []) if now - t < self.rate_window_s]
             if len(recent) >= self.per_stream_rate:
                 self.injected["over_rate"] += 1
                 self._windows[key] = recent
