@@ -251,9 +251,12 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         self._drainer = threading.Thread(target=self._drain_loop, daemon=True)
         self._drainer.name = "OtelCloudWatchLogsDrain"
         self._senders: list[threading.Thread] = []
-        """Started as streams need them (one stream, one request in flight: one sender), up to
-        max_concurrent_requests: fewer threads contend for the GIL with the application's."""
+        """One from the start, more as streams need them (a stream has one request in flight at
+        a time), up to max_concurrent_requests: fewer threads contend with the application's
+        for the GIL. The first is started here because Python 3.12+ starts no thread once the
+        interpreter is shutting down, when the at-exit flush may need one."""
         self._drainer.start()
+        self._add_senders(1)
         if self.config.flush_on_sigterm:
             sigterm.arm(self, self.config.sigterm_timeout_millis / 1000)
 
@@ -628,12 +631,17 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
             self._spool_job(stream, job)
 
     def _add_senders(self, busy: int) -> None:
-        """Start senders until there is one per stream with a request out (up to the bound)."""
+        """Start senders until there is one per stream with a request out (up to the bound).
+
+        At interpreter shutdown no thread can start: the senders there are share the work."""
         while len(self._senders) < min(busy, self.config.max_concurrent_requests):
             sender = threading.Thread(target=self._send_loop, daemon=True)
             sender.name = f"OtelCloudWatchLogsSend-{len(self._senders)}"
+            try:
+                sender.start()
+            except RuntimeError:
+                return
             self._senders.append(sender)
-            sender.start()
 
     def _take_request(self, stream: _Stream) -> list[tuple[Any, int]]:
         job: list[tuple[Any, int]] = []
