@@ -483,7 +483,7 @@ def test_standard_variables_configure_it(monkeypatch: pytest.MonkeyPatch) -> Non
     processor.shutdown()
     monkeypatch.setenv("OTEL_BLRP_MAX_QUEUE_SIZE", "many")  # reported, and ignored
     processor = CloudWatchLogRecordProcessor(Blocking())
-    assert processor.config.max_queue_size == 65_536
+    assert processor.config.max_queue_size == 262_144
     processor.shutdown()
     with pytest.raises(ConfigError, match="max_export_batch_size"):
         CloudWatchLogRecordProcessor(Blocking(), max_queue_size=10, max_export_batch_size=20)

@@ -64,7 +64,7 @@ def test_processed_and_exported_records_by_the_conventions(
         found = points(reader)
     assert value(found, "otel.sdk.processor.log.processed") == 100
     assert value(found, "otel.sdk.exporter.log.exported") == 100
-    assert value(found, "otel.sdk.processor.log.queue.capacity") == 65_536
+    assert value(found, "otel.sdk.processor.log.queue.capacity") == 262_144
     assert value(found, "otel.sdk.processor.log.queue.size") == 0
     assert value(found, "otel.sdk.exporter.log.inflight") == 0
     (duration,) = found["otel.sdk.exporter.operation.duration"]

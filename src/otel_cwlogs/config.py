@@ -402,7 +402,7 @@ class ProcessorConfig:
         max_batch = 10_000 if cloudwatch else 512
         max_queue_size = get(
             "max_queue_size",
-            65_536,
+            262_144,
             int_between(1, 2**31),
             "a positive integer",
             "OTEL_BLRP_MAX_QUEUE_SIZE",
