@@ -56,6 +56,7 @@ def otlp_records(payload: bytes) -> int:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # a reply is written in two pieces: no delayed-ACK stall
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
