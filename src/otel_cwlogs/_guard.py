@@ -22,12 +22,21 @@ from opentelemetry import context
 F = TypeVar("F", bound=Callable[..., Any])
 
 _SUPPRESS_PLAIN_KEY = "suppress_instrumentation"  # the key older instrumentations read
-_local = threading.local()
+
+
+class _Depth(threading.local):
+    """How deep the current thread is in the package's own work; 0 in every thread at first
+    (a class attribute: no lookup of a missing attribute on the application's hot path)."""
+
+    depth = 0
+
+
+_local = _Depth()
 
 
 def exporting() -> bool:
     """Whether the current thread is doing the package's own work."""
-    return getattr(_local, "depth", 0) > 0
+    return _local.depth > 0
 
 
 @wrapt.decorator
@@ -36,7 +45,7 @@ def _guard(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -
     ctx = context.set_value(context._SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, ctx)
     ctx = context.set_value(_SUPPRESS_PLAIN_KEY, True, ctx)
     token = context.attach(ctx)
-    _local.depth = getattr(_local, "depth", 0) + 1
+    _local.depth += 1
     try:
         return wrapped(*args, **kwargs)
     finally:
