@@ -127,7 +127,8 @@ def _int(value: Any) -> int:
 
 
 def view(item: Any) -> RecordView:
-    """Read one batch item (``LogData`` or ``ReadableLogRecord``).
+    """Read one record: a batch item (``LogData``, ``ReadableLogRecord``) or the record a
+    processor is given (``LogData``, ``ReadWriteLogRecord``).
 
     Raises ``AttributeError`` or ``TypeError`` for an object that is neither; the caller
     counts it as bad input.

@@ -17,7 +17,7 @@ from ._diag import RateLimitedLog
 from ._fork import reinit_in_child
 from ._guard import guarded, protect_root_handlers
 from ._metrics import observe
-from ._sdk import ExporterBase, ExportResult, view
+from ._sdk import ExporterBase, ExportResult, RecordView, view
 from ._sdk_metrics import ExporterMetrics
 from ._sdk_metrics import enabled as sdk_metrics_enabled
 from .batching import plan_requests
@@ -255,7 +255,7 @@ class CloudWatchLogExporter(ExporterBase):
         by_route: dict[Route, list[LogEvent]] = {}
         for item in batch:
             try:
-                record = view(item)
+                record = item if type(item) is RecordView else view(item)
                 route = self._router.route(record.resource)
                 events = self._encoder.encode(record, now_ms, notes)
             except Exception:
