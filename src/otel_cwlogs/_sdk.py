@@ -131,7 +131,8 @@ def view(item: Any) -> RecordView:
     processor is given (``LogData``, ``ReadWriteLogRecord``).
 
     Raises ``AttributeError`` or ``TypeError`` for an object that is neither; the caller
-    counts it as bad input.
+    counts it as bad input. Runs on the application's thread for every record, hence the
+    plain-type checks before each general conversion.
     """
     record = item.log_record
     if hasattr(item, "resource"):  # ReadableLogRecord, SDK >= 1.39
@@ -145,23 +146,36 @@ def view(item: Any) -> RecordView:
     except AttributeError:
         dropped = 0
     severity = record.severity_number
+    if severity is not None and type(severity) is not int:
+        # SeverityNumber is an Enum: its value field, read without the property
+        value = getattr(severity, "_value_", None)
+        severity = _int(getattr(severity, "value", severity) if value is None else value)
     attributes = record.attributes
     # BoundedAttributes keeps a plain dict; reading it saves a copy per record
     attributes = getattr(attributes, "_dict", attributes)
-    return RecordView(
-        record.timestamp,
-        record.observed_timestamp,
-        _int(record.trace_id),
-        _int(record.span_id),
-        _int(record.trace_flags),
-        record.severity_text,
-        None if severity is None else _int(getattr(severity, "value", severity)),
-        record.body,
-        attributes if isinstance(attributes, Mapping) else _EMPTY,
-        _int(dropped),
-        resource,
-        item.instrumentation_scope,
+    if type(attributes) is not dict and not isinstance(attributes, Mapping):
+        attributes = _EMPTY
+    trace_id, span_id, flags = record.trace_id, record.span_id, record.trace_flags
+    return _new_view(
+        RecordView,
+        (
+            record.timestamp,
+            record.observed_timestamp,
+            trace_id if type(trace_id) is int else _int(trace_id),
+            span_id if type(span_id) is int else _int(span_id),
+            flags if type(flags) is int else _int(flags),
+            record.severity_text,
+            severity,
+            record.body,
+            attributes,
+            dropped if type(dropped) is int else _int(dropped),
+            resource,
+            item.instrumentation_scope,
+        ),
     )
+
+
+_new_view = tuple.__new__  # a RecordView from a tuple, without the keyword-handling __new__
 
 
 def resource_attributes(resource: Any) -> Mapping[str, Any]:
