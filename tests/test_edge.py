@@ -9,9 +9,13 @@ from typing import Any
 
 import boto3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from otel_cwlogs import CloudWatchLogExporter
 from otel_cwlogs._sdk import ExportResult
+from otel_cwlogs.client import events_json
+from otel_cwlogs.events import make_event
 
 from .conftest import read_events
 from .faultproxy import FaultProxy
@@ -190,3 +194,21 @@ def test_already_existing_stream_counts_as_created(
     assert exporter.export(sdk_items(["a"])) == ExportResult.SUCCESS
     assert proxy.hits["CreateLogStream"] == 1  # answered ResourceAlreadyExistsException
     assert bodies(logs, group) == ["a"]
+
+
+@given(
+    messages=st.lists(
+        st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40), max_size=8
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_events_json_is_what_json_dumps_writes(messages: list[str]) -> None:
+    """The request body's events, written without a JSON pass over each message, are
+    byte for byte what ``json.dumps`` writes: quotes, backslashes, control characters."""
+    events = [make_event(1_800_000_000_000 + i, message) for i, message in enumerate(messages)]
+    expected = json.dumps(
+        [{"timestamp": e.timestamp, "message": e.message} for e in events],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    assert b"[" + events_json(events) + b"]" == expected.encode("utf-8")

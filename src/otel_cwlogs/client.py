@@ -77,6 +77,27 @@ def _http_status(exc: BaseException) -> int:
 _PLACEHOLDER = [{"timestamp": 0, "message": "-"}]
 """What botocore is given as events; the body sent is the one staged (see _swap_body)."""
 
+_CONTROL_BYTES = bytes(range(32))
+
+
+def events_json(events: Sequence[LogEvent]) -> bytes:
+    """The events of a PutLogEvents body's ``logEvents`` array (without its brackets), as
+    ``json.dumps`` would write them.
+
+    A message without control characters only needs its backslashes and quotes escaped,
+    which the UTF-8 bytes do in two C-speed passes (messages in the ``json`` layout never
+    have any); others go through ``json.dumps``.
+    """
+    parts = []
+    for event in events:
+        data = event.message.encode("utf-8")
+        if len(data.translate(None, _CONTROL_BYTES)) == len(data):
+            data = data.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+        else:
+            data = json.dumps(event.message, ensure_ascii=False)[1:-1].encode("utf-8")
+        parts.append(b'{"timestamp":%d,"message":"%b"}' % (event.timestamp, data))
+    return b",".join(parts)
+
 
 class DeliveryError(Exception):
     """A request that could not be delivered; ``code`` is the AWS error code or cause.
@@ -352,7 +373,7 @@ class LogsEdge:
         pace: Pace | None,
     ) -> PutResult:
         """``ambiguous`` collects the failed attempts whose response was lost."""
-        log_events = [{"timestamp": e.timestamp, "message": e.message} for e in events]
+        log_events = events_json(events)
         created = False
         token_tries = 0
 
@@ -363,18 +384,14 @@ class LogsEdge:
                 pace.throttled()
 
         while True:
-            params: dict[str, Any] = {
-                "logGroupName": route.group,
-                "logStreamName": route.stream,
-                "logEvents": log_events,
-            }
+            params: dict[str, Any] = {"logGroupName": route.group, "logStreamName": route.stream}
             token = self._tokens.get((route.group, route.stream))
             if token is not None:
                 params["sequenceToken"] = token
             entity = route.entity if self.send_entity else None
             try:
                 response = self.policy.call(
-                    functools.partial(self._send, params, entity, pace),
+                    functools.partial(self._send, params, log_events, entity, pace),
                     deadline,
                     self.stop,
                     on_retry,
@@ -408,18 +425,20 @@ class LogsEdge:
             entity_rejected = str(entity_info.get("errorType") or "") or None
             return PutResult(delivered, rejected, delivered if ambiguous else 0, entity_rejected)
 
-    def _send(self, params: dict[str, Any], entity: str | None, pace: Pace | None) -> Any:
+    def _send(
+        self, params: dict[str, Any], log_events: bytes, entity: str | None, pace: Pace | None
+    ) -> Any:
         if pace is not None:
             wait = pace.wait(time.monotonic())
             if wait > 0:
                 self.stop.wait(wait)
             pace.take(time.monotonic())
-        body = json.dumps(params, ensure_ascii=False, separators=(",", ":"))
-        if entity is not None:  # sent in the body only: older botocore models lack the field
-            body = body[:-1] + ',"entity":' + entity + "}"
-        self._staged.body = body.encode()
+        head = json.dumps(params, ensure_ascii=False, separators=(",", ":"))[:-1]
+        # the entity goes in the body only: older botocore models lack the field
+        tail = b"}" if entity is None else b',"entity":' + entity.encode() + b"}"
+        self._staged.body = b"".join((head.encode(), b',"logEvents":[', log_events, b"]", tail))
         try:
-            return self.client.put_log_events(**{**params, "logEvents": _PLACEHOLDER})
+            return self.client.put_log_events(**params, logEvents=_PLACEHOLDER)
         finally:
             self._staged.body = None
 
