@@ -326,16 +326,31 @@ plain_values = st.recursive(
     attributes=st.dictionaries(st.text(max_size=10), plain_values, max_size=5),
     resource=st.dictionaries(st.text(min_size=1, max_size=10), st.text(max_size=10), max_size=3),
     scope=st.one_of(st.none(), st.tuples(st.text(max_size=5), st.text(max_size=5))),
+    severity=st.tuples(st.sampled_from([0, 9, 24]), st.sampled_from([None, "", "INFO", 'a"\\'])),
+    ids=st.tuples(*[st.sampled_from([0, 1, 5, 2**64 + 7, 2**130 + 3])] * 4),
 )
-def test_the_one_call_path_writes_what_the_value_by_value_path_writes(
-    body: Any, attributes: dict[str, Any], resource: dict[str, str], scope: Any
+def test_the_plain_path_writes_what_the_value_by_value_path_writes(
+    body: Any,
+    attributes: dict[str, Any],
+    resource: dict[str, str],
+    scope: Any,
+    severity: tuple[int, str | None],
+    ids: tuple[int, int, int, int],
 ) -> None:
     changes: dict[str, Any] = {"body": body, "attributes": attributes}
     if resource:
         changes["resource_attributes"] = resource
     if scope:
         changes["scope"] = scope
-    rec = record(severity_number=9, severity_text="INFO", trace_id=5, span_id=6, **changes)
+    rec = record(
+        severity_number=severity[0],
+        severity_text=severity[1],
+        trace_id=ids[0],
+        span_id=ids[1],
+        trace_flags=ids[2] % 256,
+        dropped_attributes=ids[3],
+        **changes,
+    )
     plain = EventEncoder()._plain_json(rec)
     assert plain is not None
     assert plain == json.dumps(

@@ -57,6 +57,9 @@ class LogEvent(NamedTuple):
     size: int
 
 
+_new_event = tuple.__new__  # a LogEvent from a tuple, without the keyword-handling __new__
+
+
 def make_event(timestamp: int, message: str) -> LogEvent:
     """An event from a message that is already valid UTF-8 text."""
     return LogEvent(timestamp, message, len(message.encode("utf-8")) + EVENT_OVERHEAD)
@@ -365,7 +368,7 @@ class EventEncoder:
                 except UnicodeEncodeError:
                     data = b""
                 if 0 < len(data) <= self._max_message:
-                    return [LogEvent(ts, message, len(data) + EVENT_OVERHEAD)]
+                    return [_new_event(LogEvent, (ts, message, len(data) + EVENT_OVERHEAD))]
             return self._encode_json(record_document(record, counts), ts, counts)
         return self._encode_text(body_text(record.body, counts), ts, counts)
 
@@ -386,28 +389,47 @@ class EventEncoder:
         return record._replace(resource=resource, attributes=attributes)
 
     def _plain_json(self, record: RecordView) -> str | None:
-        """The ``json`` message of an ordinary record in one C-encoder call, else None.
+        """The ``json`` message of an ordinary record, written field by field, else None.
 
         Ordinary: every value is one ``json.dumps`` writes as is. Anything else (bytes,
         NaN, cycles, deep nesting, odd objects) returns None, for :func:`record_document`
         to convert value by value; both give the same text for ordinary records. The
-        ``scope`` and ``resource`` fields are written once per scope and resource.
+        fields are written as :func:`_head` orders them, with the C encoder only for the
+        values that need it (a text body takes one C call); the ``scope`` and ``resource``
+        fields are written once per scope and resource.
         """
         text = record.severity_text
         if text and type(text) is not str:
             return None
+        body = record.body
         attributes = record.attributes
-        if attributes and not isinstance(attributes, dict):
-            attributes = dict(attributes)
-        doc = _head(record, record.body, text, attributes)
+        parts = []
         try:
-            head = _plain_dumps(doc)
+            if body is not None:
+                body_json = encode_basestring(body) if type(body) is str else _plain_dumps(body)
+                parts.append('"body":' + body_json)
+            if record.severity_number:
+                parts.append(f'"severity_number":{record.severity_number:d}')
+            if text:
+                parts.append('"severity_text":' + encode_basestring(text))
+            if record.dropped_attributes:
+                parts.append(f'"dropped_attributes_count":{record.dropped_attributes:d}')
+            if record.trace_flags:
+                parts.append(f'"flags":{record.trace_flags:d}')
+            if record.trace_id:
+                parts.append(f'"trace_id":"{record.trace_id & (2**128 - 1):032x}"')
+            if record.span_id:
+                parts.append(f'"span_id":"{record.span_id & (2**64 - 1):016x}"')
+            if attributes:
+                if not isinstance(attributes, dict):
+                    attributes = dict(attributes)
+                parts.append('"attributes":' + _plain_dumps(attributes))
         except (TypeError, ValueError, RecursionError):
             return None
         tail = self._tail(record)
-        if not tail:
-            return head
-        return head[:-1] + tail + "}" if doc else "{" + tail[1:] + "}"
+        if not parts:
+            return "{" + tail[1:] + "}"
+        return "{" + ",".join(parts) + tail + "}"
 
     def _tail(self, record: RecordView) -> str:
         """``,"scope":{...},"resource":{...}`` for a record's scope and resource, cached."""
