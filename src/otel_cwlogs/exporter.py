@@ -261,7 +261,11 @@ class CloudWatchLogExporter(ExporterBase):
             except Exception:
                 notes["invalid_record"] += 1
                 continue
-            by_route.setdefault(route, []).extend(events)
+            bucket = by_route.get(route)
+            if bucket is None:
+                by_route[route] = events
+            else:
+                bucket.extend(events)
         dropped = Counter({k: v for k, v in notes.items() if k not in _MODIFIED})
         modified = Counter({k: v for k, v in notes.items() if k in _MODIFIED})
         events_made = sum(len(events) for events in by_route.values())

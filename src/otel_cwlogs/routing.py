@@ -144,10 +144,10 @@ class Router:
 
     def route(self, resource: Any) -> Route:
         """The route of records with this SDK ``Resource`` (None: an empty resource)."""
+        hit = self._cache.get(id(resource))  # one dict read: no lock needed to look
+        if hit is not None and hit[0] is resource:
+            return hit[1]
         with self._lock:
-            hit = self._cache.get(id(resource))
-            if hit is not None and hit[0] is resource:
-                return hit[1]
             route = self._compute(resource_attributes(resource), self._pid, self._instance_id)
             if len(self._cache) >= _CACHE_SIZE:
                 self._cache.clear()
