@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import inspect
 import logging
+import operator
 import queue
 import random
 import threading
@@ -58,6 +59,7 @@ BODY_COPIES = 2.5
 """While a CloudWatch request is being sent, its body exists this many times more than its
 events (their JSON pieces, then the body; 2.3 by tracemalloc)."""
 
+_EVENT_SIZE = operator.attrgetter("size")
 _DRAIN_CHUNK = 2048  # records encoded between two dispatch rounds
 SHUTDOWN_MARGIN_S = 0.5
 """Of a shutdown's time, what is kept after the flush for counting and reporting the rest."""
@@ -524,25 +526,26 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         released = sum(size for _, size in records)
         if self._sdk_metrics:
             self._sdk_metrics.processed(len(records))
-        grouped: dict[Route | None, list[tuple[Any, int]]] = {}
+        grouped: dict[Route | None, tuple[list[tuple[Any, int]], int]] = {}
         if self._cloudwatch is not None:
             encoded = self._cloudwatch.encode([item for item, _ in records], _now_ms())
             for stream_route, events in encoded.items():
-                grouped[stream_route] = [(event, event.size) for event in events]
+                sizes = list(map(_EVENT_SIZE, events))
+                grouped[stream_route] = (list(zip(events, sizes)), sum(sizes))
         else:
-            grouped[None] = records
-        count = sum(len(entries) for entries in grouped.values())
-        added = self._memory([entry for entries in grouped.values() for entry in entries])
+            grouped[None] = (records, released)
+        count = sum(len(entries) for entries, _ in grouped.values())
+        added = self._estimate(count, sum(size for _, size in grouped.values()))
         with self._lock:  # a queued record becomes its buffered events, until they are sent
             self._pending_records += count - len(records)
             self._pending_bytes += added - released
         with self._state:
-            for route, entries in grouped.items():
+            for route, (entries, size) in grouped.items():
                 stream = self._stream_for(route)
                 if not stream.buffer:
                     stream.first_at = since
                 stream.buffer.extend(entries)
-                stream.buffer_bytes += sum(size for _, size in entries)
+                stream.buffer_bytes += size
                 stream.added += len(entries)
 
     def _stream_for(self, route: Route | None) -> _Stream:
@@ -576,8 +579,12 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
 
     def _memory(self, entries: Sequence[tuple[Any, int]]) -> int:
         """Estimated memory of buffered entries (records as queued, or encoded events)."""
+        return self._estimate(len(entries), sum(size for _, size in entries))
+
+    def _estimate(self, count: int, size: int) -> int:
+        """Estimated memory of ``count`` buffered entries of ``size`` bytes in all."""
         overhead = EVENT_OVERHEAD_BYTES if self._cloudwatch is not None else 0
-        return sum(size for _, size in entries) + overhead * len(entries)
+        return size + overhead * count
 
     def _body_bytes(self, job: list[tuple[Any, int]]) -> int:
         """Estimated memory of a request's body while it is sent (CloudWatch requests only:
