@@ -354,6 +354,7 @@ class EventEncoder:
         self._tails: dict[tuple[int, int], tuple[Any, Any, str]] = {}
         self.selection = selection
         self._resources: dict[int, tuple[Any, _SelectedResource]] = {}
+        self._severities: dict[tuple[int | None, str | None], str] = {}
 
     def encode(self, record: RecordView, now_ms: int, counts: Counter[str]) -> list[LogEvent]:
         if not self.selection.everything and self.message_format == "json":
@@ -408,10 +409,9 @@ class EventEncoder:
             if body is not None:
                 body_json = encode_basestring(body) if type(body) is str else _plain_dumps(body)
                 parts.append('"body":' + body_json)
-            if record.severity_number:
-                parts.append(f'"severity_number":{record.severity_number:d}')
-            if text:
-                parts.append('"severity_text":' + encode_basestring(text))
+            severity = self._severity(record.severity_number, text)
+            if severity:
+                parts.append(severity)
             if record.dropped_attributes:
                 parts.append(f'"dropped_attributes_count":{record.dropped_attributes:d}')
             if record.trace_flags:
@@ -430,6 +430,21 @@ class EventEncoder:
         if not parts:
             return "{" + tail[1:] + "}"
         return "{" + ",".join(parts) + tail + "}"
+
+    def _severity(self, number: int | None, text: str | None) -> str:
+        """The ``severity_number`` and ``severity_text`` fields (either may be left out),
+        written once per pair."""
+        key = (number, text)
+        fields = self._severities.get(key)
+        if fields is None:
+            parts = [f'"severity_number":{number:d}'] if number else []
+            if text:
+                parts.append('"severity_text":' + encode_basestring(text))
+            fields = ",".join(parts)
+            if len(self._severities) >= _TAIL_CACHE_SIZE:
+                self._severities.clear()
+            self._severities[key] = fields
+        return fields
 
     def _tail(self, record: RecordView) -> str:
         """``,"scope":{...},"resource":{...}`` for a record's scope and resource, cached."""
