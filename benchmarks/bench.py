@@ -18,8 +18,9 @@ of ``--count`` lines of about 110 bytes, and a mixed-size set. Contenders:
 Per contender: app-thread wall and CPU (time.thread_time) microseconds per logging call,
 process CPU microseconds per record (all threads, until the last record is delivered),
 records delivered per second (clock stopped at the last delivery), records lost, end-to-end
-seconds and peak RSS. A last run bursts ``--burst`` records into contender c with a
-``--queue-mib`` queue bound and reports how far the RSS grew.
+seconds, the mean PutLogEvents request size (MiB, as CloudWatch counts it) and peak RSS. A
+last run bursts ``--burst`` records into contender c with a ``--queue-mib`` queue bound and
+reports how far the RSS grew.
 """
 
 from __future__ import annotations
@@ -219,6 +220,7 @@ def raw_botocore(lines: list[str], endpoint: str) -> dict[str, Any]:
     cpu = time.process_time() - cpu
     stats = wait_for_sink(endpoint, len(lines))
     return {
+        "request_mib": stats["request_bytes"] / stats["requests"] / 2**20,
         "call_wall_us": None,
         "call_cpu_us": None,
         "process_cpu_us": cpu / len(lines) * 1e6,
@@ -242,12 +244,16 @@ def run_contender(name: str, dataset: str, count: int, endpoint: str) -> dict[st
             emit(line)
         wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
         finish()
+        request_mib = None
         if local is not None:
             delivered, last_at = local.records, local.last_at
         else:
             stats = wait_for_sink(endpoint, count)
             delivered, last_at = stats["records"], stats["last_at"]
+            if stats["request_bytes"]:
+                request_mib = stats["request_bytes"] / stats["requests"] / 2**20
         result = {
+            "request_mib": request_mib,
             "call_wall_us": wall / count * 1e6,
             "call_cpu_us": cpu / count * 1e6,
             "process_cpu_us": (time.process_time() - process) / count * 1e6,
@@ -313,13 +319,14 @@ def fmt(value: Any, digits: int = 1) -> str:
 def table(results: list[dict[str, Any]]) -> str:
     head = (
         "| dataset | contender | app wall µs/call | app CPU µs/call | process CPU µs/record "
-        "| delivered/s | lost | end-to-end s | peak RSS MiB |\n"
-        "|---|---|---|---|---|---|---|---|---|"
+        "| delivered/s | lost | end-to-end s | MiB/request | peak RSS MiB |\n"
+        "|---|---|---|---|---|---|---|---|---|---|"
     )
     rows = [
         f"| {r['dataset']} ({r['count']:,}) | {r['contender']} | {fmt(r['call_wall_us'])} "
         f"| {fmt(r['call_cpu_us'])} | {fmt(r['process_cpu_us'])} | {fmt(r['per_second'], 0)} "
-        f"| {fmt(r['lost'])} | {fmt(r['seconds'], 2)} | {fmt(r['peak_rss_mib'], 0)} |"
+        f"| {fmt(r['lost'])} | {fmt(r['seconds'], 2)} | {fmt(r['request_mib'], 2)} "
+        f"| {fmt(r['peak_rss_mib'], 0)} |"
         for r in results
     ]
     return "\n".join([head, *rows])
@@ -346,6 +353,7 @@ RATIOS = [
     ),
     ("P3b end-to-end, c0 / a", "<= 1.50", lambda by, rss: by["c0"]["seconds"] / by["a"]["seconds"]),
     ("records lost by c", "== 0", lambda by, rss: float(by["c"]["lost"])),
+    ("MiB per request, c (default pace)", ">= 0.90", lambda by, rss: by["c"]["request_mib"]),
     ("RSS growth / queue bound", "<= 1.00", lambda by, rss: rss["growth_mib"] / rss["queue_mib"]),
 ]
 

@@ -1,9 +1,10 @@
 """A minimal, fast CloudWatch Logs (and OTLP/HTTP logs) endpoint for the benchmark.
 
 It accepts PutLogEvents and the calls around it (creating groups and streams, ...), and
-OTLP/HTTP log exports on ``/v1/logs``, counts the records it receives and notes when the
-last one arrived. ``GET /stats`` returns the counts; ``POST /reset`` clears them. It stores
-nothing, so it costs the benchmark as little as an endpoint can.
+OTLP/HTTP log exports on ``/v1/logs``, counts the records it receives (and the size of
+each PutLogEvents request, as CloudWatch counts it) and notes when the last one arrived.
+``GET /stats`` returns the counts; ``POST /reset`` clears them. It stores nothing, so it
+costs the benchmark as little as an endpoint can.
 
     python benchmarks/sink.py        # prints the port it listens on, then serves
 """
@@ -26,18 +27,25 @@ class Counts:
     def reset(self) -> None:
         self.records = 0
         self.requests = 0
+        self.request_bytes = 0
         self.last_at = 0.0
 
-    def add(self, records: int) -> None:
+    def add(self, records: int, size: int = 0) -> None:
         now = time.time()
         with self.lock:
             self.records += records
             self.requests += 1
+            self.request_bytes += size
             self.last_at = now
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
-            return {"records": self.records, "requests": self.requests, "last_at": self.last_at}
+            return {
+                "records": self.records,
+                "requests": self.requests,
+                "request_bytes": self.request_bytes,
+                "last_at": self.last_at,
+            }
 
 
 COUNTS = Counts()
@@ -82,7 +90,9 @@ class Handler(BaseHTTPRequestHandler):
             COUNTS.add(otlp_records(body))
             self._reply(b"", "application/x-protobuf")
         elif self.headers.get("X-Amz-Target", "").endswith(".PutLogEvents"):
-            COUNTS.add(len(json.loads(body)["logEvents"]))
+            events = json.loads(body)["logEvents"]
+            # the request's size as PutLogEvents counts it: UTF-8 message bytes + 26 per event
+            COUNTS.add(len(events), sum(len(e["message"].encode()) + 26 for e in events))
             self._reply(b"{}")
         else:
             self._reply(b"{}")
