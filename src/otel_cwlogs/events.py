@@ -352,24 +352,30 @@ class EventEncoder:
         self.oversize = oversize
         self._max_message = max_event_bytes - EVENT_OVERHEAD
         self._tails: dict[tuple[int, int], tuple[Any, Any, str]] = {}
+        self._last: tuple[Any, Any, str] = (object(), object(), "")
+        """The tail written last: records mostly come from one scope and resource."""
         self.selection = selection
+        self._selecting = not selection.everything and message_format == "json"
         self._resources: dict[int, tuple[Any, _SelectedResource]] = {}
         self._severities: dict[tuple[int | None, str | None], str] = {}
 
     def encode(self, record: RecordView, now_ms: int, counts: Counter[str]) -> list[LogEvent]:
-        if not self.selection.everything and self.message_format == "json":
+        if self._selecting:
             record = self._select(record)
         ns = record.timestamp
         ts = ns // 1_000_000 if type(ns) is int and ns else timestamp_ms(record, now_ms)
         if self.message_format == "json":
             message = self._plain_json(record)
             if message is not None:
-                try:
-                    data = message.encode("utf-8")
-                except UnicodeEncodeError:
-                    data = b""
-                if 0 < len(data) <= self._max_message:
-                    return [_new_event(LogEvent, (ts, message, len(data) + EVENT_OVERHEAD))]
+                if message.isascii():  # a flag of the string: its length is its UTF-8 size
+                    size = len(message)
+                else:
+                    try:
+                        size = len(message.encode("utf-8"))
+                    except UnicodeEncodeError:
+                        size = 0
+                if 0 < size <= self._max_message:
+                    return [_new_event(LogEvent, (ts, message, size + EVENT_OVERHEAD))]
             return self._encode_json(record_document(record, counts), ts, counts)
         return self._encode_text(body_text(record.body, counts), ts, counts)
 
@@ -448,9 +454,12 @@ class EventEncoder:
 
     def _tail(self, record: RecordView) -> str:
         """``,"scope":{...},"resource":{...}`` for a record's scope and resource, cached."""
+        if record.scope is self._last[0] and record.resource is self._last[1]:
+            return self._last[2]
         key = (id(record.scope), id(record.resource))
         hit = self._tails.get(key)
         if hit is not None and hit[0] is record.scope and hit[1] is record.resource:
+            self._last = hit
             return hit[2]
         fields = _context_fields(record)
         text = _dumps(fields)
@@ -461,7 +470,7 @@ class EventEncoder:
         tail = "," + text[1:-1] if fields else ""
         if len(self._tails) >= _TAIL_CACHE_SIZE:
             self._tails.clear()
-        self._tails[key] = (record.scope, record.resource, tail)
+        self._tails[key] = self._last = (record.scope, record.resource, tail)
         return tail
 
     def _encode_text(self, text: str, ts: int, counts: Counter[str]) -> list[LogEvent]:
