@@ -60,7 +60,9 @@ BODY_COPIES = 2.5
 events (their JSON pieces, then the body; 2.3 by tracemalloc)."""
 
 _EVENT_SIZE = operator.attrgetter("size")
-_DRAIN_CHUNK = 2048  # records encoded between two dispatch rounds
+_DRAIN_CHUNK = 2048
+"""Records encoded between two dispatch rounds; the drain thread is woken when this many
+are queued (or a batch, if smaller): fewer wake-ups, fewer hand-overs of the GIL."""
 SHUTDOWN_MARGIN_S = 0.5
 """Of a shutdown's time, what is kept after the flush for counting and reporting the rest."""
 SPOOL_AFTER_S = 2.0
@@ -206,7 +208,7 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         self._max_request_bytes = (
             DEFAULT_LIMITS.max_request_bytes if self._cloudwatch is not None else 2**62
         )
-        self._wake_at = min(config.max_export_batch_size, 512)
+        self._wake_at = min(config.max_export_batch_size, _DRAIN_CHUNK)
         self._report = RateLimitedLog()
         self._shutdown = False
         self._sdk_metrics = (
