@@ -41,32 +41,17 @@ CHOICES = [
 def records(lines: Sequence[str]) -> list[Any]:
     """Batch items from logging calls, through the SDK, with an auto-instrumented resource."""
     from opentelemetry.instrumentation.version import __version__ as auto_version
-    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
-    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler, export
     from opentelemetry.sdk.resources import Resource
 
-    from otel_cwlogs._sdk import ExporterBase, ExportResult
-
-    class Keep(ExporterBase):  # type: ignore[misc]
-        def __init__(self) -> None:
-            self.items: list[Any] = []
-
-        def export(self, batch: Sequence[Any]) -> Any:
-            self.items.extend(batch)
-            return ExportResult.SUCCESS
-
-        def shutdown(self, timeout_millis: float = 30_000) -> None:
-            pass
-
-        def force_flush(self, timeout_millis: float = 30_000) -> bool:
-            return True
-
-    keep = Keep()
+    # the SDK's own in-memory exporter, under its newer name where the SDK has it
+    in_memory = getattr(export, "InMemoryLogRecordExporter", None) or export.InMemoryLogExporter
+    keep = in_memory()
     resource = Resource.create(
         {"telemetry.auto.version": auto_version, "service.instance.id": str(uuid.uuid4())}
     )
     provider = LoggerProvider(resource=resource)
-    provider.add_log_record_processor(SimpleLogRecordProcessor(keep))
+    provider.add_log_record_processor(export.SimpleLogRecordProcessor(keep))
     logger = logging.getLogger("shop")
     logger.propagate = False
     logger.setLevel(logging.INFO)
@@ -74,7 +59,7 @@ def records(lines: Sequence[str]) -> list[Any]:
     for line in lines:
         logger.info(line)
     provider.shutdown()
-    return keep.items
+    return list(keep.get_finished_logs())
 
 
 def main() -> None:
