@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import time
 
 import pytest
 
@@ -120,3 +123,27 @@ def test_rate_limited_reports_reach_stderr_and_not_the_pipeline(
         "(2 similar reports held back since the last one)",
     ]
     assert otel.seen == []  # the OpenTelemetry handler refused the package's own records
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
+def test_a_forked_child_reports_even_if_a_parents_thread_held_the_lock() -> None:
+    """A thread of the parent is inside a report when another thread forks: the child's
+    copy of the lock stays held forever unless the child makes a new one."""
+    report = RateLimitedLog(target=logging.getLogger("tests.reports.fork"))
+    report._lock.acquire()
+    pid = os.fork()
+    if pid == 0:  # the child: no thread of the parent will ever release the lock here
+        report.log("child", logging.INFO, "the child can report")
+        os._exit(0)
+    report._lock.release()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.WIFEXITED(status)
+            assert os.WEXITSTATUS(status) == 0
+            return
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung on the report lock")

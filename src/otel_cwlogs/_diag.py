@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Callable
 
+from ._fork import reinit_in_child
 from ._guard import guarded, is_otel_handler
 
 logger = logging.getLogger("otel_cwlogs")
@@ -68,6 +69,7 @@ class RateLimitedLog:
 
     Occurrences in between are counted, and the next message for that key says how many
     were held back, so a storm of bad input costs one line a minute and loses no count.
+    Safe across ``fork``: a child gets a new lock (a parent's thread may hold the old one).
     """
 
     def __init__(
@@ -82,6 +84,10 @@ class RateLimitedLog:
         self._lock = threading.Lock()
         self._next_at: dict[str, float] = {}
         self._held: dict[str, int] = {}
+        reinit_in_child(self._new_lock)
+
+    def _new_lock(self) -> None:
+        self._lock = threading.Lock()
 
     def log(self, key: str, level: int, msg: str, *args: object, exc_info: bool = False) -> None:
         now = self._clock()
