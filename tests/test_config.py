@@ -257,6 +257,7 @@ def test_every_setting_is_reachable_from_the_environment(monkeypatch: pytest.Mon
     processor_keywords = set(inspect.signature(CloudWatchLogRecordProcessor).parameters) - {
         "exporter",
         "meter_provider",
+        "sigterm_timeout_millis",  # another name of shutdown_timeout_millis
     }
     assert processor_keywords == {f.name for f in dataclasses.fields(ProcessorConfig)}
     values = {
@@ -268,7 +269,7 @@ def test_every_setting_is_reachable_from_the_environment(monkeypatch: pytest.Mon
         "requests_per_second": ("2.5", 2.5),
         "max_concurrent_requests": ("2", 2),
         "flush_on_sigterm": ("false", False),
-        "sigterm_timeout_millis": ("2500", 2500.0),
+        "shutdown_timeout_millis": ("2500", 2500.0),
         "spool_dir": ("/var/spool/app-logs", "/var/spool/app-logs"),
         "spool_max_bytes": ("2097152", 2_097_152),
     }
@@ -276,6 +277,24 @@ def test_every_setting_is_reachable_from_the_environment(monkeypatch: pytest.Mon
         monkeypatch.setenv(env_name(keyword), text)
     config = ProcessorConfig.resolve(cloudwatch=True)
     assert {k: getattr(config, k) for k in values} == {k: v for k, (_, v) in values.items()}
+
+
+def test_sigterm_timeout_is_another_name_of_the_shutdown_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def timeout(**explicit: Any) -> float:
+        return ProcessorConfig.resolve(cloudwatch=True, **explicit).shutdown_timeout_millis
+
+    assert timeout() == 5000
+    assert timeout(sigterm_timeout_millis=3000) == 3000
+    assert timeout(shutdown_timeout_millis=2000, sigterm_timeout_millis=3000) == 2000
+    monkeypatch.setenv(env_name("sigterm_timeout_millis"), "4000")
+    assert timeout() == 4000
+    monkeypatch.setenv(env_name("shutdown_timeout_millis"), "4500")
+    assert timeout() == 4500
+    assert timeout(sigterm_timeout_millis=3000) == 3000  # an argument before any variable
+    with pytest.raises(ConfigError, match="sigterm_timeout_millis"):
+        timeout(sigterm_timeout_millis=-1)
 
 
 def test_tls_verification_is_on_unless_turned_off(

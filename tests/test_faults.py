@@ -270,7 +270,7 @@ def test_bad_credentials_keep_the_app_running(
 def test_shutdown_never_hangs_with_the_endpoint_down(
     session: boto3.session.Session, proxy: FaultProxy, logs: Any, group: str
 ) -> None:
-    processor = setup(session, proxy, group, exporter_timeout_ms=500, export_timeout_millis=500)
+    processor = setup(session, proxy, group, exporter_timeout_ms=500, shutdown_timeout_millis=500)
     proxy.down()
     with pipeline(processor, "svc") as log:
         emit(log, 300)

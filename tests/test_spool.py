@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor
 from otel_cwlogs.events import make_event
 from otel_cwlogs.routing import Route
-from otel_cwlogs.spool import Spool, decode, encode
+from otel_cwlogs.spool import ABANDONED_TMP_S, Claim, Spool, decode, encode, route_key
 
 from .conftest import read_events, wait_until
 from .faultproxy import FaultProxy
@@ -33,10 +35,13 @@ ROUTE = Route("/test/spool", "app", '{"type":"Service"}')
 pytestmark = pytest.mark.slow
 
 
-@given(st.lists(st.tuples(st.integers(0, 2**41), st.text(min_size=1)), min_size=1, max_size=20))
-def test_a_segment_reads_back_as_written(pairs: list[tuple[int, str]]) -> None:
+@given(
+    st.lists(st.tuples(st.integers(0, 2**41), st.text(min_size=1)), min_size=1, max_size=20),
+    st.booleans(),
+)
+def test_a_segment_reads_back_as_written(pairs: list[tuple[int, str]], duplicates: bool) -> None:
     events = [make_event(timestamp, message) for timestamp, message in pairs]
-    assert decode(encode(ROUTE, events)) == (ROUTE, events)
+    assert decode(encode(ROUTE, events, duplicates)) == (ROUTE, events, duplicates)
 
 
 def test_a_torn_or_altered_segment_is_refused() -> None:
@@ -46,85 +51,155 @@ def test_a_torn_or_altered_segment_is_refused() -> None:
             decode(broken)
 
 
-def dead_pid() -> int:
-    child = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return int(child.stdout)
-
-
 def test_segments_are_claimed_oldest_first_once(tmp_path: Path) -> None:
     spool = Spool(tmp_path, 2**20)
     for stamp in (3000, 1000, 2000):
-        assert spool.write(ROUTE, [make_event(stamp, f"at {stamp}")])
+        assert spool.write(ROUTE, [make_event(stamp, f"at {stamp}")]) is None
     order = []
     while True:
-        segment, bad = spool.claim()
-        assert bad == 0
-        if segment is None:
+        found = spool.claim()
+        assert found.bad == 0
+        if found.segment is None:
             break
-        order.append(segment.events[0].timestamp)
-        assert not segment.taken_over
-        spool.done(segment)
+        order.append(found.segment.events[0].timestamp)
+        assert not found.segment.possible_duplicates
+        assert found.on_disk == {route_key(ROUTE)}
+        spool.done(found.segment)
     assert order == [1000, 2000, 3000]
     assert list(tmp_path.iterdir()) == []
+    assert spool.claim().on_disk == frozenset()
 
 
-def test_a_claim_of_a_dead_process_is_taken_over_and_a_live_ones_is_not(tmp_path: Path) -> None:
+HOLD = """
+    import sys, time
+    from pathlib import Path
+    from otel_cwlogs.spool import Spool
+    spool = Spool(Path(sys.argv[1]), 2**20)
+    found = spool.claim()
+    print(found.segment.events[0].message if found.segment else "none", flush=True)
+    time.sleep(120)
+"""
+
+
+def holder(directory: Path, *prefix: str) -> subprocess.Popen[str]:
+    """A process that claims the oldest segment and holds it until killed."""
+    process = subprocess.Popen(
+        [*prefix, sys.executable, "-c", textwrap.dedent(HOLD), str(directory)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process
+
+
+def test_a_claim_is_taken_over_once_its_holder_is_gone_and_not_before(tmp_path: Path) -> None:
     spool = Spool(tmp_path, 2**20)
-    assert spool.write(ROUTE, [make_event(1, "one")])
-    assert spool.write(ROUTE, [make_event(2, "two")])
-    first, _ = spool.claim()
-    second, _ = spool.claim()
-    assert first is not None
-    assert second is not None
-    host = first.path.name.split(".")[-3]
-    gone = first.path.with_name(first.path.name.replace(f".{os.getpid()}.", f".{dead_pid()}."))
-    first.path.rename(gone)
-    alive = second.path.with_name(second.path.name.replace(f".{os.getpid()}.", f".{os.getppid()}."))
-    second.path.rename(alive)
-    taken, _ = spool.claim()
-    assert taken is not None
-    assert taken.taken_over
-    assert taken.events[0].message == "one"
-    assert f".{host}.{os.getpid()}.claim" in taken.path.name
-    assert spool.claim() == (None, 0)  # the live process's claim stays its own
+    assert spool.write(ROUTE, [make_event(1, "one")]) is None
+    held = holder(tmp_path)
+    assert held.stdout is not None
+    assert held.stdout.readline().strip() == "one"
+    assert spool.claim().segment is None  # alive: its claim is its own
+    held.kill()
+    held.wait()
+    found = spool.claim()
+    assert found.segment is not None
+    assert found.segment.events[0].message == "one"
+    assert found.segment.possible_duplicates  # it may have been delivered before it died
 
 
-def test_a_dead_writers_temporary_file_is_removed(tmp_path: Path) -> None:
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root")
+def test_a_claim_of_pid_1_in_a_container_is_taken_over_by_the_next_pid_1(tmp_path: Path) -> None:
+    """Two containers in a row, each with the application as PID 1 (a new PID namespace):
+    the second takes over what the first claimed when it was killed, although a process 1
+    is alive when it looks (itself)."""
     spool = Spool(tmp_path, 2**20)
-    assert spool.write(ROUTE, [make_event(1, "kept")])
-    (segment_file,) = tmp_path.iterdir()
-    parts = segment_file.name.split("-")
-    dead = tmp_path / "-".join([parts[0], parts[1], str(dead_pid()), *parts[3:]])
-    dead = dead.with_suffix(".tmp")
-    dead.write_bytes(b"half a segm")
-    live = tmp_path / ("-".join([parts[0], parts[1], str(os.getpid()), "x"]) + ".tmp")
-    live.write_bytes(b"being written")
-    segment, bad = spool.claim()
-    assert segment is not None
-    assert bad == 0
-    assert not dead.exists()
-    assert live.exists()
+    assert spool.write(ROUTE, [make_event(1, "claimed by the first container")]) is None
+    container = ("unshare", "--pid", "--fork", "--kill-child")
+    first = holder(tmp_path, *container)
+    assert first.stdout is not None
+    assert first.stdout.readline().strip() == "claimed by the first container"
+    assert [p.suffix for p in tmp_path.iterdir()] == [".claim"]
+    first.kill()  # the container is killed: unshare, and with it its PID 1
+    first.wait()
+    second = holder(tmp_path, *container)
+    assert second.stdout is not None
+    try:
+        assert second.stdout.readline().strip() == "claimed by the first container"
+    finally:
+        second.kill()
+        second.wait()
+
+
+def test_a_forked_child_does_not_keep_its_parents_claim(tmp_path: Path) -> None:
+    code = """
+        import os, sys, time
+        from pathlib import Path
+        from otel_cwlogs.spool import Spool
+        spool = Spool(Path(sys.argv[1]), 2**20)
+        found = spool.claim()
+        if os.fork() == 0:
+            time.sleep(120)
+            os._exit(0)
+        print("claimed", flush=True)
+        time.sleep(120)
+    """
+    spool = Spool(tmp_path, 2**20)
+    assert spool.write(ROUTE, [make_event(1, "one")]) is None
+    parent = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert parent.stdout is not None
+    try:
+        assert parent.stdout.readline().strip() == "claimed"
+        parent.kill()  # the parent dies; its child lives on
+        parent.wait()
+        found = spool.claim()
+        assert found.segment is not None
+        assert found.segment.possible_duplicates
+    finally:
+        os.killpg(parent.pid, signal.SIGKILL)
+
+
+def test_an_abandoned_temporary_file_is_removed_and_one_being_written_is_not(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path, 2**20)
+    abandoned = tmp_path / "1-2-0123456789abcdef-dead.tmp"
+    abandoned.write_bytes(b"half a segm")
+    old = time.time() - ABANDONED_TMP_S - 1
+    os.utime(abandoned, (old, old))
+    fresh = tmp_path / "1-3-0123456789abcdef-live.tmp"
+    fresh.write_bytes(b"being written")
+    locked = tmp_path / "1-4-0123456789abcdef-lock.tmp"
+    locked.write_bytes(b"being written slowly")
+    os.utime(locked, (old, old))
+    with open(locked, "rb") as writer:
+        fcntl.flock(writer, fcntl.LOCK_EX)
+        assert spool.claim() == Claim(None, 0, frozenset())
+    assert not abandoned.exists()
+    assert fresh.exists()
+    assert locked.exists()
 
 
 def test_an_unreadable_segment_is_set_aside_and_counted(tmp_path: Path) -> None:
     spool = Spool(tmp_path, 2**20)
-    assert spool.write(ROUTE, [make_event(1, "a"), make_event(2, "b")])
+    assert spool.write(ROUTE, [make_event(1, "a"), make_event(2, "b")]) is None
     (segment_file,) = tmp_path.iterdir()
     segment_file.write_bytes(segment_file.read_bytes().replace(b'"b"]', b'"c"]'))
-    assert spool.claim() == (None, 2)
+    found = spool.claim()
+    assert (found.segment, found.bad) == (None, 2)
     assert [p.suffix for p in tmp_path.iterdir()] == [".bad"]
 
 
 def test_the_directory_is_bounded(tmp_path: Path) -> None:
     spool = Spool(tmp_path, 2**20)
     message = "x" * 100_000
-    written = sum(spool.write(ROUTE, [make_event(i, message)]) for i in range(20))
-    assert written == 10
+    results = [spool.write(ROUTE, [make_event(i, message)]) for i in range(20)]
+    assert results.count(None) == 10
+    assert set(results[10:]) == {"spool_full"}
     assert spool.used_bytes() <= 2**20
 
 

@@ -84,10 +84,23 @@ class RateLimitedLog:
         self._lock = threading.Lock()
         self._next_at: dict[str, float] = {}
         self._held: dict[str, int] = {}
+        self._counts: dict[str, int] = {}
         reinit_in_child(self._new_lock)
 
     def _new_lock(self) -> None:
         self._lock = threading.Lock()
+
+    def tally(self, key: str, count: int, level: int, msg: str, *args: object) -> None:
+        """Log ``msg % (total, *args)`` at most once per interval, ``total`` being the count
+        of every call for ``key`` since its last line: the numbers add up to the truth."""
+        now = self._clock()
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + count
+            if now < self._next_at.get(key, float("-inf")):
+                return
+            self._next_at[key] = now + self._interval
+            total = self._counts.pop(key)
+        _log_guarded(self._target, level, msg, total, *args, exc_info=False)
 
     def log(self, key: str, level: int, msg: str, *args: object, exc_info: bool = False) -> None:
         now = self._clock()

@@ -95,8 +95,9 @@ class ProcessorMetrics:
 
 class ExporterMetrics:
     """``otel.sdk.exporter.log.*`` and ``otel.sdk.exporter.operation.duration`` for one
-    exporter. One export operation is one call that sends a stream's events (with all its
-    requests and retries); each record is counted once per operation, by its final outcome."""
+    exporter. One export operation is one ``export`` call (a stream's events, with all its
+    requests and retries), or, under the processor, one attempt at one request; a record is
+    counted as exported once its operation ends it: delivered, or failed for good."""
 
     def __init__(self, meter_provider: Any) -> None:
         meter = _meter(meter_provider)
@@ -121,9 +122,17 @@ class ExporterMetrics:
         self._inflight.add(count, self._attributes)
         return time.monotonic()
 
-    def finish(self, started: float, count: int, exported: int, failed: dict[str, int]) -> None:
+    def finish(
+        self,
+        started: float,
+        count: int,
+        exported: int,
+        failed: dict[str, int],
+        retried_for: str | None = None,
+    ) -> None:
         """An operation over ``count`` records ended: ``exported`` delivered, ``failed`` by
-        error type (the final cause)."""
+        error type (the final cause). ``retried_for``: the operation failed for this cause,
+        but its records are to be tried again, so they are not counted as exported yet."""
         self._inflight.add(-count, self._attributes)
         if exported:
             self._exported.add(exported, self._attributes)
@@ -131,8 +140,8 @@ class ExporterMetrics:
             if number:
                 self._exported.add(number, {**self._attributes, "error.type": error_type})
         attributes = self._attributes
-        if any(failed.values()):
-            worst = max(failed, key=lambda key: failed[key])
+        worst = max(failed, key=lambda key: failed[key]) if any(failed.values()) else retried_for
+        if worst is not None:
             attributes = {**attributes, "error.type": worst}
         self._duration.record(time.monotonic() - started, attributes)
 

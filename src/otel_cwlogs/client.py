@@ -6,7 +6,6 @@ suppressed, and what botocore and urllib3 log meanwhile stays out of the pipelin
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import random
@@ -14,7 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 import boto3
@@ -26,7 +25,6 @@ from ._guard import guarded
 from .credentials import region_from_instance_metadata
 from .errors import ConfigError
 from .events import LogEvent
-from .pacing import Pace
 from .routing import Route
 
 T = TypeVar("T")
@@ -121,6 +119,10 @@ class DeliveryError(Exception):
         """The service called the request itself invalid: sending it again cannot help."""
         return self.code in INVALID_REQUEST_CODES
 
+    @property
+    def throttled(self) -> bool:
+        return self.code in THROTTLING_CODES
+
 
 def maybe_sent(exc: BaseException) -> bool:
     """Whether a failed call may have reached the service (its response was lost)."""
@@ -129,56 +131,44 @@ def maybe_sent(exc: BaseException) -> bool:
     )
 
 
-@dataclass
-class RetryPolicy:
-    """Which failures to retry, and how long to wait: exponential backoff with full jitter.
+def is_retryable(exc: BaseException) -> bool:
+    """Whether a failure is passing: throttling, a 5xx, the network."""
+    if isinstance(exc, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)):
+        return True
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return error_code(exc) in RETRYABLE_CODES or _http_status(exc) >= 500
+    return False
 
-    One object decides for every AWS call the package makes; :meth:`call` runs an
-    operation under it, bounded by a deadline and cut short by a stop event.
+
+def delivery_error(exc: BaseException) -> DeliveryError:
+    """The :class:`DeliveryError` for a failed call."""
+    return DeliveryError(error_code(exc), str(exc), is_retryable(exc), maybe_sent(exc))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to wait before trying a request again: exponential backoff with full jitter.
+
+    Immutable, and the only retry policy of the package: the exporter's own export loop
+    (:meth:`LogsEdge.put`) sleeps for it, the processor's scheduler sets timers by it.
     """
 
     base_delay_s: float = 0.05
     max_delay_s: float = 5.0
     max_attempts: int = 12
-    jitter: Callable[[], float] = random.random
-    retries: Counter[str] = field(default_factory=Counter)
+    """Of the export loop (the processor retries until its spool or shutdown takes over)."""
+    max_again: int = 3
+    """Attempts in a row that ask to be sent again at once (a stream just made, a sequence
+    token corrected, the entity refused) before that counts as a failure."""
 
-    def is_retryable(self, exc: BaseException) -> bool:
-        if isinstance(
-            exc, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
-        ):
-            return True
-        if isinstance(exc, botocore.exceptions.ClientError):
-            return error_code(exc) in RETRYABLE_CODES or _http_status(exc) >= 500
-        return False
+    def delay(self, attempt: int, rand: float) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based); ``rand`` in [0, 1)."""
+        return rand * min(self.max_delay_s, self.base_delay_s * 2.0 ** (attempt - 1))
 
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before retry number ``attempt`` (1-based)."""
-        return self.jitter() * min(self.max_delay_s, self.base_delay_s * 2.0 ** (attempt - 1))
 
-    def call(
-        self,
-        operation: Callable[[], T],
-        deadline: float,
-        stop: threading.Event,
-        on_retry: Callable[[BaseException], None] | None = None,
-    ) -> T:
-        attempt = 0
-        while True:
-            try:
-                return operation()
-            except Exception as exc:
-                if not self.is_retryable(exc):
-                    raise
-                if on_retry is not None:
-                    on_retry(exc)
-                attempt += 1
-                wait = self.delay(attempt)
-                if attempt >= self.max_attempts or time.monotonic() + wait >= deadline:
-                    raise
-                self.retries[error_code(exc)] += 1
-                if stop.wait(wait):
-                    raise
+class SendAgain(Exception):
+    """The request must be sent again at once: the endpoint asked for another sequence token,
+    refused the entity field, or the stream (and group) it needed were just made."""
 
 
 @dataclass(frozen=True)
@@ -273,17 +263,18 @@ def make_client(
 
 
 class LogsEdge:
-    """PutLogEvents for the exporter, one request at a time per call.
+    """PutLogEvents for the exporter.
 
     Keeps the last sequence token per stream (CloudWatch ignores them since 2023; compatible
-    endpoints may not), creates a missing stream, or group and stream, on
-    ``ResourceNotFoundException``, and retries what is retryable under one
-    :class:`RetryPolicy`.
+    endpoints may not), and creates a missing stream, or group and stream, on
+    ``ResourceNotFoundException``. :meth:`attempt` makes one try of a request (what the
+    processor's scheduler retries); :meth:`put` tries until delivered or out of time, under
+    the :class:`RetryPolicy` (what the exporter's own ``export`` does).
     """
 
     def __init__(
         self,
-        client_factory: Callable[[], Any],
+        client_factory: Callable[[float | None], Any],
         *,
         owns_client: bool,
         create_log_group: bool,
@@ -295,8 +286,9 @@ class LogsEdge:
     ) -> None:
         self._factory = client_factory
         self._owns_client = owns_client
+        self._attempt_timeout: float | None = None
         self._staged = threading.local()
-        self._use(client_factory())
+        self._use(client_factory(None))
         self._create_log_group = create_log_group
         self._retention = retention_in_days
         self._tags = dict(tags)
@@ -307,7 +299,6 @@ class LogsEdge:
         }
         self.policy = policy or RetryPolicy()
         self.stop = threading.Event()
-        self._lock = threading.Lock()
         self._tokens: dict[tuple[str, str], str] = {}
         self.send_entity = True
         self._retention_known: dict[str, int] = {}
@@ -318,10 +309,23 @@ class LogsEdge:
 
     def after_fork(self) -> None:
         """In a forked child: a new client (boto3 clients are not fork-safe), fresh state."""
-        self._lock = threading.Lock()
         self._tokens.clear()
         if self._owns_client:
-            self._use(self._factory())
+            self._use(self._factory(self._attempt_timeout))
+
+    def bound_attempts(self, timeout_s: float) -> bool:
+        """Make each call end within about ``timeout_s`` (a new client with shorter
+        timeouts); False when the client was given and keeps its own."""
+        if not self._owns_client:
+            return False
+        if self._attempt_timeout is None or timeout_s < self._attempt_timeout:
+            self._attempt_timeout = timeout_s
+            self._use(self._factory(timeout_s))
+        return True
+
+    def forget(self, route: Route) -> None:
+        """The stream is no longer written to: its sequence token need not be kept."""
+        self._tokens.pop((route.group, route.stream), None)
 
     def _use(self, client: Any) -> None:
         self._client = client
@@ -336,8 +340,8 @@ class LogsEdge:
 
         botocore validates and serializes a request event by event, which costs more than
         everything else the package does per event; the exporter's events are already valid
-        text, so it writes the JSON body in one ``json.dumps``. Signing, retries of the
-        connection and the HTTP exchange stay botocore's.
+        text, so it writes the JSON body itself. Signing, the connection and the HTTP
+        exchange stay botocore's.
         """
         body = getattr(self._staged, "body", None)
         if body is not None:
@@ -350,89 +354,94 @@ class LogsEdge:
 
     @guarded
     def put(
-        self, route: Route, events: Sequence[LogEvent], deadline: float, pace: Pace | None = None
-    ) -> PutResult:
-        """Send one request; raises :class:`DeliveryError` when it cannot be delivered. Each
-        attempt first waits for ``pace`` (if given): retries and re-sends count too."""
-        ambiguous: list[BaseException] = []
-        try:
-            return self._put(route, events, deadline, ambiguous, pace)
-        except DeliveryError:
-            raise
-        except Exception as exc:
-            retryable = self.policy.is_retryable(exc)
-            sent = bool(ambiguous) or maybe_sent(exc)
-            raise DeliveryError(error_code(exc), str(exc), retryable, sent) from None
-
-    def _put(
         self,
         route: Route,
         events: Sequence[LogEvent],
         deadline: float,
-        ambiguous: list[BaseException],
-        pace: Pace | None,
+        retried: Counter[str],
     ) -> PutResult:
-        """``ambiguous`` collects the failed attempts whose response was lost."""
-        log_events = events_json(events)
-        created = False
-        token_tries = 0
-
-        def on_retry(exc: BaseException) -> None:
-            if maybe_sent(exc):
-                ambiguous.append(exc)
-            if pace is not None and error_code(exc) in THROTTLING_CODES:
-                pace.throttled()
-
+        """Send one request until it is delivered; :class:`DeliveryError` when it cannot be
+        (a lasting cause, or retries out of time). Each retry's cause is counted in
+        ``retried``."""
+        attempts = again = 0
+        ambiguous = False
         while True:
-            params: dict[str, Any] = {"logGroupName": route.group, "logStreamName": route.stream}
-            token = self._tokens.get((route.group, route.stream))
-            if token is not None:
-                params["sequenceToken"] = token
-            entity = route.entity if self.send_entity else None
             try:
-                response = self.policy.call(
-                    functools.partial(self._send, params, log_events, entity, pace),
-                    deadline,
-                    self.stop,
-                    on_retry,
+                result = self.attempt(route, events)
+            except SendAgain:
+                again += 1
+                if again <= self.policy.max_again:
+                    continue
+                raise DeliveryError(
+                    "SendAgainLimit", "the endpoint kept asking for the request again", True
+                ) from None
+            except DeliveryError as exc:
+                ambiguous = ambiguous or exc.maybe_sent
+                attempts += 1
+                wait = self.policy.delay(attempts, random.random())
+                if (
+                    not exc.retryable
+                    or attempts >= self.policy.max_attempts
+                    or time.monotonic() + wait >= deadline
+                ):
+                    exc.maybe_sent = ambiguous
+                    raise
+                retried[exc.code] += 1
+                if self.stop.wait(wait):
+                    raise
+                continue
+            if ambiguous:
+                return PutResult(
+                    result.delivered, result.rejected, result.delivered, result.entity_rejected
                 )
-            except botocore.exceptions.ClientError as exc:
-                code = error_code(exc)
-                if entity is not None and "entity" in str(exc).lower():
-                    self.send_entity = False  # an endpoint from before the field existed
-                    logger.info("the endpoint refuses the entity field; sending without it")
-                    continue
-                expected = exc.response.get("expectedSequenceToken")
-                if code == "DataAlreadyAcceptedException":
-                    self._set_token(route, expected)
-                    return PutResult(len(events), Counter())
-                if code == "InvalidSequenceTokenException" and token_tries < 3:
-                    token_tries += 1
-                    self._set_token(route, expected)
-                    continue
-                if code == "ResourceNotFoundException" and not created:
-                    created = True
-                    self._tokens.pop((route.group, route.stream), None)
-                    self._create_stream(route, deadline)
-                    continue
-                raise
-            self._set_token(route, response.get("nextSequenceToken"))
-            if pace is not None:
-                pace.accepted()
-            rejected = rejected_counts(response.get("rejectedLogEventsInfo"), len(events))
-            delivered = len(events) - sum(rejected.values())
-            entity_info = response.get("rejectedEntityInfo") or {}
-            entity_rejected = str(entity_info.get("errorType") or "") or None
-            return PutResult(delivered, rejected, delivered if ambiguous else 0, entity_rejected)
+            return result
 
-    def _send(
-        self, params: dict[str, Any], log_events: bytes, entity: str | None, pace: Pace | None
-    ) -> Any:
-        if pace is not None:
-            wait = pace.wait(time.monotonic())
-            if wait > 0:
-                self.stop.wait(wait)
-            pace.take(time.monotonic())
+    @guarded
+    def attempt(self, route: Route, events: Sequence[LogEvent]) -> PutResult:
+        """One try of one request: one PutLogEvents call (and, when the stream or group is
+        missing, the calls that make them). Raises :class:`SendAgain` when the request is to
+        be sent again at once, :class:`DeliveryError` when this try failed."""
+        try:
+            return self._attempt(route, events)
+        except (SendAgain, DeliveryError):
+            raise
+        except Exception as exc:
+            raise delivery_error(exc) from None
+
+    def _attempt(self, route: Route, events: Sequence[LogEvent]) -> PutResult:
+        params: dict[str, Any] = {"logGroupName": route.group, "logStreamName": route.stream}
+        token = self._tokens.get((route.group, route.stream))
+        if token is not None:
+            params["sequenceToken"] = token
+        entity = route.entity if self.send_entity else None
+        try:
+            response = self._send(params, events_json(events), entity)
+        except botocore.exceptions.ClientError as exc:
+            code = error_code(exc)
+            if entity is not None and "entity" in str(exc).lower():
+                self.send_entity = False  # an endpoint from before the field existed
+                logger.info("the endpoint refuses the entity field; sending without it")
+                raise SendAgain from None
+            expected = exc.response.get("expectedSequenceToken")
+            if code == "DataAlreadyAcceptedException":
+                self._set_token(route, expected)
+                return PutResult(len(events), Counter())
+            if code == "InvalidSequenceTokenException":
+                self._set_token(route, expected)
+                raise SendAgain from None
+            if code != "ResourceNotFoundException":
+                raise
+            self._tokens.pop((route.group, route.stream), None)
+            self._create_stream(route)
+            raise SendAgain from None
+        self._set_token(route, response.get("nextSequenceToken"))
+        rejected = rejected_counts(response.get("rejectedLogEventsInfo"), len(events))
+        delivered = len(events) - sum(rejected.values())
+        entity_info = response.get("rejectedEntityInfo") or {}
+        entity_rejected = str(entity_info.get("errorType") or "") or None
+        return PutResult(delivered, rejected, 0, entity_rejected)
+
+    def _send(self, params: dict[str, Any], log_events: bytes, entity: str | None) -> Any:
         head = json.dumps(params, ensure_ascii=False, separators=(",", ":"))[:-1]
         # the entity goes in the body only: older botocore models lack the field
         tail = b"}" if entity is None else b',"entity":' + entity.encode() + b"}"
@@ -448,19 +457,18 @@ class LogsEdge:
         else:
             self._tokens.pop((route.group, route.stream), None)
 
-    def _call(self, deadline: float, method: str, **params: Any) -> None:
+    def _call(self, method: str, **params: Any) -> None:
         """One creation call; "already exists" counts as done."""
         try:
-            self.policy.call(lambda: getattr(self.client, method)(**params), deadline, self.stop)
+            getattr(self.client, method)(**params)
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) != "ResourceAlreadyExistsException":
                 raise
 
-    def _create_stream(self, route: Route, deadline: float) -> None:
+    def _create_stream(self, route: Route) -> None:
+        """Make the stream, and its group first when that is missing too."""
         try:
-            self._call(
-                deadline, "create_log_stream", logGroupName=route.group, logStreamName=route.stream
-            )
+            self._call("create_log_stream", logGroupName=route.group, logStreamName=route.stream)
             return
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) != "ResourceNotFoundException":
@@ -473,19 +481,14 @@ class LogsEdge:
         group_params: dict[str, Any] = {"logGroupName": route.group, **self._group_options}
         if self._tags:
             group_params["tags"] = self._tags
-        self._call(deadline, "create_log_group", **group_params)
+        self._call("create_log_group", **group_params)
         logger.info("created log group %s", route.group)
         if self._retention is not None:
             self._call(
-                deadline,
-                "put_retention_policy",
-                logGroupName=route.group,
-                retentionInDays=self._retention,
+                "put_retention_policy", logGroupName=route.group, retentionInDays=self._retention
             )
             self._retention_known[route.group] = self._retention
-        self._call(
-            deadline, "create_log_stream", logGroupName=route.group, logStreamName=route.stream
-        )
+        self._call("create_log_stream", logGroupName=route.group, logStreamName=route.stream)
 
     def close(self) -> None:
         self.stop.set()

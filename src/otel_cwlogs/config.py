@@ -356,8 +356,8 @@ class ProcessorConfig:
     max_queue_bytes: int
     requests_per_second: float
     max_concurrent_requests: int
+    shutdown_timeout_millis: float
     flush_on_sigterm: bool
-    sigterm_timeout_millis: float
     spool_dir: str | None
     spool_max_bytes: int
 
@@ -392,6 +392,21 @@ class ProcessorConfig:
             return resolve(
                 keyword, value, default=default, convert=convert, accepted=accepted, environ=env
             )
+
+        def shutdown_timeout(get: Callable[..., Any]) -> float:
+            """``shutdown_timeout_millis``, or its other name ``sigterm_timeout_millis``."""
+            accepted = "a number of ms above 0 (keep it inside the orchestrator's grace period)"
+            own = explicit.get("shutdown_timeout_millis")
+            alias = explicit.get("sigterm_timeout_millis")
+            if own is None and (
+                alias is not None
+                or (
+                    not env.get(env_name("shutdown_timeout_millis"), "").strip()
+                    and env.get(env_name("sigterm_timeout_millis"), "").strip()
+                )
+            ):
+                return float(get("sigterm_timeout_millis", 5000.0, positive_float, accepted))
+            return float(get("shutdown_timeout_millis", 5000.0, positive_float, accepted))
 
         def source_of(keyword: str, standard: str) -> str | None:
             """Where a setting is given: the keyword, its variable, the standard one, or None."""
@@ -446,13 +461,8 @@ class ProcessorConfig:
             max_concurrent_requests=get(
                 "max_concurrent_requests", 4, int_between(1, 64), "an integer from 1 to 64"
             ),
+            shutdown_timeout_millis=shutdown_timeout(get),
             flush_on_sigterm=get("flush_on_sigterm", True, to_bool, "true or false"),
-            sigterm_timeout_millis=get(
-                "sigterm_timeout_millis",
-                5000.0,
-                positive_float,
-                "a number of ms above 0 (keep it inside the orchestrator's grace period)",
-            ),
             spool_dir=get("spool_dir", None, to_str, "a directory path"),
             spool_max_bytes=get(
                 "spool_max_bytes",

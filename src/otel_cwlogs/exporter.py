@@ -25,7 +25,6 @@ from .client import DeliveryError, LogsEdge, RetryPolicy, make_client
 from .config import ExporterConfig, env_name, ignoring_invalid_variables
 from .credentials import assumed_role_session, base_session
 from .events import EventEncoder, LogEvent, Selection
-from .pacing import Pace
 from .routing import Route, Router
 
 NOT_RETRYABLE_HINTS = {
@@ -149,7 +148,10 @@ class CloudWatchLogExporter(ExporterBase):
                 ),
             )
 
-            def factory() -> Any:
+            def factory(attempt_timeout_s: float | None) -> Any:
+                timeout_s = config.export_timeout_millis / 1000
+                if attempt_timeout_s is not None:
+                    timeout_s = min(timeout_s, attempt_timeout_s)
                 aws = base_session(session, config.profile_name)
                 if config.role_arn is not None:
                     aws = assumed_role_session(
@@ -159,14 +161,14 @@ class CloudWatchLogExporter(ExporterBase):
                     session=aws,
                     region_name=config.region_name,
                     endpoint_url=config.endpoint_url,
-                    timeout_s=config.export_timeout_millis / 1000,
+                    timeout_s=timeout_s,
                     verify=config.verify,
                     endpoint_setting="endpoint_url" if endpoint_url else env_name("endpoint_url"),
                     region_setting="region_name" if region_name else env_name("region_name"),
                 )
 
             edge = LogsEdge(
-                (lambda: client) if client is not None else factory,
+                (lambda _: client) if client is not None else factory,
                 owns_client=client is None,
                 create_log_group=config.create_log_group,
                 retention_in_days=config.retention_in_days,
@@ -196,6 +198,7 @@ class CloudWatchLogExporter(ExporterBase):
         self._modified: Counter[str] = Counter()
         self._possible_duplicates = 0
         self._entity_rejected = 0
+        self._retries: Counter[str] = Counter()
         self._sdk_metrics = ExporterMetrics(meter_provider) if sdk_metrics_enabled() else None
         observe(
             self,
@@ -226,6 +229,11 @@ class CloudWatchLogExporter(ExporterBase):
         self._router.after_fork()
         self._edge.after_fork()
 
+    @property
+    def edge(self) -> LogsEdge:
+        """The AWS edge (the processor's delivery tries requests through it)."""
+        return self._edge
+
     @guarded
     def export(self, batch: Sequence[Any]) -> ExportResult:
         """Send a batch; never raises. FAILURE only when some events could not be delivered."""
@@ -239,18 +247,26 @@ class CloudWatchLogExporter(ExporterBase):
                 deadline = time.monotonic() + self.timeout_s
                 ok = True
                 for route, events in self.encode(batch, now_ms).items():
-                    ok = self.deliver(route, events, now_ms, deadline)[0] and ok
+                    ok = self.deliver(route, events, now_ms, deadline) and ok
                 return ExportResult.SUCCESS if ok else ExportResult.FAILURE
         except Exception:
             self._report.log("export-error", logging.ERROR, "export failed", exc_info=True)
             return ExportResult.FAILURE
 
     def encode(self, batch: Sequence[Any], now_ms: int) -> dict[Route, list[LogEvent]]:
-        """Route and encode batch items into events per stream, keeping their order.
+        """Route and encode batch items into events per stream, keeping their order; counted
+        and reported (:meth:`encode_batch`, :meth:`count_encoded`, :meth:`report_encoded`)."""
+        by_route, notes = self.encode_batch(batch, now_ms)
+        self.count_encoded(len(batch), sum(len(events) for events in by_route.values()), notes)
+        self.report_encoded(notes)
+        return by_route
 
-        Items that are not log records are counted and left out; records changed to fit
-        CloudWatch are counted and reported (rate-limited).
-        """
+    def encode_batch(
+        self, batch: Sequence[Any], now_ms: int
+    ) -> tuple[dict[Route, list[LogEvent]], Counter[str]]:
+        """Route and encode batch items into events per stream, keeping their order, and what
+        happened on the way by reason (items that are not log records, records changed or
+        dropped to fit CloudWatch). Counts nothing."""
         notes: Counter[str] = Counter()
         by_route: dict[Route, list[LogEvent]] = {}
         for item in batch:
@@ -266,10 +282,26 @@ class CloudWatchLogExporter(ExporterBase):
                 by_route[route] = events
             else:
                 bucket.extend(events)
+        return by_route, notes
+
+    @staticmethod
+    def dropped_in(notes: Counter[str]) -> int:
+        """Records the encoder dropped, of the notes of :meth:`encode_batch`."""
+        return sum(count for key, count in notes.items() if key not in _MODIFIED)
+
+    def count_encoded(self, records: int, events: int, notes: Counter[str]) -> None:
+        """Count ``records`` encoded into ``events``, with the notes of :meth:`encode_batch`."""
         dropped = Counter({k: v for k, v in notes.items() if k not in _MODIFIED})
         modified = Counter({k: v for k, v in notes.items() if k in _MODIFIED})
-        events_made = sum(len(events) for events in by_route.values())
-        self._count(records=len(batch), events=events_made, dropped=dropped, modified=modified)
+        self._count(records=records, events=events, dropped=dropped, modified=modified)
+        if dropped and self._sdk_metrics:
+            for reason, count in dropped.items():
+                self._sdk_metrics.failed(count, reason)
+
+    def report_encoded(self, notes: Counter[str]) -> None:
+        """Say (rate-limited) what the encoder changed or dropped."""
+        modified = Counter({k: v for k, v in notes.items() if k in _MODIFIED})
+        dropped = Counter({k: v for k, v in notes.items() if k not in _MODIFIED})
         if modified:
             self._report.log(
                 "modified",
@@ -278,71 +310,39 @@ class CloudWatchLogExporter(ExporterBase):
                 _describe(modified),
             )
         if dropped:
-            self._report_dropped(dropped)
-            if self._sdk_metrics:
-                for reason, count in dropped.items():
-                    self._sdk_metrics.failed(count, reason)
-        return by_route
+            self.report_dropped(dropped)
 
     @guarded
     def deliver(
-        self,
-        route: Route,
-        events: Sequence[LogEvent],
-        now_ms: int,
-        deadline: float,
-        *,
-        keep_retryable: bool = False,
-        keep_failed: bool = False,
-        possible_duplicates: bool = False,
-        pace: Pace | None = None,
-    ) -> tuple[bool, list[LogEvent]]:
-        """Send one stream's events as valid requests: (none lost?, events to retry).
-
-        Events CloudWatch would refuse are set aside first, and everything is counted. A
-        request that failed for a passing cause (throttling, 5xx, the network) only because
-        time ran out is dropped as ``undeliverable``, or, with ``keep_retryable``, handed back
-        to the caller to send again later (not counted as dropped). With ``keep_failed``
-        every failed request is handed back but one the service called invalid (a spool keeps
-        them through an outage or expired credentials). ``possible_duplicates``: the events
-        may have been delivered before (a spool segment taken over from a process that died
-        while sending it); the delivered ones are counted as possible duplicates. Every
-        attempt waits for ``pace``, when given.
-        """
+        self, route: Route, events: Sequence[LogEvent], now_ms: int, deadline: float
+    ) -> bool:
+        """Send one stream's events as valid requests, each retried until the deadline;
+        whether none was lost. Events CloudWatch would refuse are set aside first, and
+        everything is counted."""
         protect_root_handlers()
-        started = self._sdk_metrics.start(len(events)) if self._sdk_metrics else 0.0
+        started = self.metrics_start(len(events))
         plan = plan_requests(events, now_ms, retention_days=self._edge.known_retention(route.group))
         dropped = plan.dropped
         causes: Counter[str] = Counter(plan.dropped)
+        retried: Counter[str] = Counter()
         delivered = requests = failed = duplicates = entity_rejected = 0
-        retry: list[LogEvent] = []
         for request in plan.requests:
             try:
-                result = self._edge.put(route, request, deadline, pace)
+                result = self._edge.put(route, request, deadline, retried)
             except DeliveryError as exc:
                 failed += 1
                 causes[exc.code] += len(request)
-                if (keep_retryable and exc.retryable) or (keep_failed and not exc.invalid):
-                    retry.extend(request)
-                    duplicates += len(request) if exc.maybe_sent else 0
-                else:
-                    dropped["undeliverable"] += len(request)
-                self._report_failure(route, exc, len(request))
+                dropped["undeliverable"] += len(request)
+                self.report_failure(route, exc, len(request))
                 continue
             requests += 1
             delivered += result.delivered
-            duplicates += result.delivered if possible_duplicates else result.possible_duplicates
+            duplicates += result.possible_duplicates
             dropped.update(result.rejected)
             causes.update(result.rejected)
             if result.entity_rejected:
                 entity_rejected += 1
-                self._report.log(
-                    "entity",
-                    logging.WARNING,
-                    "CloudWatch refused the entity of log group %s (%s); the events were kept",
-                    route.group,
-                    result.entity_rejected,
-                )
+                self.report_entity_rejected(route, result.entity_rejected)
         self._count(
             delivered=delivered,
             requests=requests,
@@ -350,17 +350,46 @@ class CloudWatchLogExporter(ExporterBase):
             dropped=dropped,
             duplicates=duplicates,
             entity_rejected=entity_rejected,
+            retries=retried,
         )
         if dropped:
-            self._report_dropped(dropped)
+            self.report_dropped(dropped)
+        self.metrics_finish(started, len(events), delivered, causes)
+        return not dropped["undeliverable"]
+
+    def count_attempt(self, tally: Any) -> None:
+        """Count one attempt of the processor's delivery (a :class:`.delivery.Tally`)."""
+        self._count(
+            delivered=tally.delivered,
+            requests=tally.requests,
+            failed=tally.failed,
+            dropped=tally.dropped,
+            duplicates=tally.duplicates,
+            entity_rejected=tally.entity_rejected,
+            retries=tally.retries,
+        )
+
+    def metrics_start(self, count: int) -> float:
+        """The start of an export operation over ``count`` events, for the SDK's metrics."""
+        return self._sdk_metrics.start(count) if self._sdk_metrics else 0.0
+
+    def metrics_finish(
+        self,
+        started: float,
+        count: int,
+        exported: int,
+        failed: Mapping[str, int],
+        retried_for: str | None = None,
+    ) -> None:
+        """The end of an export operation (``retried_for``: the cause of one that failed and
+        is to be tried again, whose records are not finished)."""
         if self._sdk_metrics:
-            self._sdk_metrics.finish(started, len(events), delivered, causes)
-        return not dropped["undeliverable"], retry
+            self._sdk_metrics.finish(started, count, exported, dict(failed), retried_for)
 
     def _count_dropped(self, reason: str, count: int) -> None:
         """Count records dropped without being looked at, and report it."""
         self._count(dropped=Counter({reason: count}))
-        self._report_dropped(Counter({reason: count}))
+        self.report_dropped(Counter({reason: count}))
 
     def _count(
         self,
@@ -374,8 +403,10 @@ class CloudWatchLogExporter(ExporterBase):
         modified: Counter[str] | None = None,
         duplicates: int = 0,
         entity_rejected: int = 0,
+        retries: Counter[str] | None = None,
     ) -> None:
         with self._stats_lock:
+            self._retries.update(retries or {})
             self._possible_duplicates += duplicates
             self._entity_rejected += entity_rejected
             self._records += records
@@ -386,7 +417,7 @@ class CloudWatchLogExporter(ExporterBase):
             self._dropped.update(dropped or {})
             self._modified.update(modified or {})
 
-    def _report_dropped(self, dropped: Counter[str]) -> None:
+    def report_dropped(self, dropped: Counter[str]) -> None:
         self._report.log(
             "dropped",
             logging.WARNING,
@@ -394,8 +425,14 @@ class CloudWatchLogExporter(ExporterBase):
             _describe(dropped),
         )
 
-    def _report_failure(self, route: Route, exc: DeliveryError, count: int) -> None:
-        hint = NOT_RETRYABLE_HINTS.get(exc.code, "retries did not succeed before the timeout")
+    def report_failure(
+        self,
+        route: Route,
+        exc: DeliveryError,
+        count: int,
+        hint: str = "retries did not succeed before the timeout",
+    ) -> None:
+        """Say (rate-limited, per cause) that ``count`` events could not be delivered."""
         self._report.log(
             f"failure:{exc.code}",
             logging.ERROR,
@@ -404,8 +441,17 @@ class CloudWatchLogExporter(ExporterBase):
             route.group,
             route.stream,
             exc.code,
-            hint,
+            NOT_RETRYABLE_HINTS.get(exc.code, hint),
             exc.detail,
+        )
+
+    def report_entity_rejected(self, route: Route, error_type: str) -> None:
+        self._report.log(
+            "entity",
+            logging.WARNING,
+            "CloudWatch refused the entity of log group %s (%s); the events were kept",
+            route.group,
+            error_type,
         )
 
     def stats(self) -> ExporterStats:
@@ -417,7 +463,7 @@ class CloudWatchLogExporter(ExporterBase):
                 delivered=self._delivered,
                 requests=self._requests,
                 failed_requests=self._failed_requests,
-                retries=MappingProxyType(dict(self._edge.policy.retries)),
+                retries=MappingProxyType(dict(self._retries)),
                 dropped=MappingProxyType(dict(self._dropped)),
                 modified=MappingProxyType(dict(self._modified)),
                 possible_duplicates=self._possible_duplicates,

@@ -29,6 +29,11 @@ class Pace:
         self.interval = self.base
         self.next_at = now
 
+    @property
+    def slowed(self) -> bool:
+        """Throttling has spaced requests further than the configured rate."""
+        return self.interval > self.base
+
     def wait(self, now: float) -> float:
         """Seconds until a request may start (0: now)."""
         return max(0.0, self.next_at - now) if self.interval else 0.0
