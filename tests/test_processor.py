@@ -52,9 +52,12 @@ class Blocking(ExporterBase):
 
 
 @contextmanager
-def pipeline(processor: Any, service: str = "svc", providers: int = 1) -> Iterator[logging.Logger]:
-    """A logger whose records go through ``processor``; the provider is shut down after."""
-    provider = LoggerProvider(resource=Resource.create({"service.name": service}))
+def pipeline(processor: Any, service: str = "svc", **resource: str) -> Iterator[logging.Logger]:
+    """A logger whose records go through ``processor``, for a resource of ``service`` (and
+    the attributes given); the provider is shut down after."""
+    provider = LoggerProvider(
+        resource=Resource.create({"service.name": service, **resource}), shutdown_on_exit=False
+    )
     provider.add_log_record_processor(processor)
     logger = logging.getLogger(f"tests.processor.{uuid.uuid4().hex}")
     logger.propagate = False
