@@ -4,7 +4,8 @@ Tests point the exporter's endpoint at the proxy and either queue faults for an 
 its ``X-Amz-Target`` name, e.g. ``PutLogEvents``), or set a :class:`Chaos` of probabilities
 for it; everything else is forwarded untouched. Faults are answered over real HTTP, so botocore
 parses them exactly as it would AWS's. The proxy can also go down (refusing connections) and
-come back on the same port, and can enforce sequence tokens like the pre-2023 service. Given a
+come back on the same port, can take calls and never answer them, and can enforce sequence
+tokens like the pre-2023 service. Given a
 :class:`~tests.limits.Recorder`, it checks every PutLogEvents request that passes through
 against the real limits: the way to check the requests of an exporter in another process.
 """
@@ -70,6 +71,8 @@ class FaultProxy:
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._down = False
+        self._hanging: set[str] = set()
+        self._released = threading.Event()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -120,6 +123,10 @@ class FaultProxy:
         """Forward the next ``times`` calls, then add ``fields`` to the service's answer."""
         self._add(operation, Fault("annotate", times, 200, fields))
 
+    def hang(self, operation: str) -> None:
+        """Accept the calls of ``operation`` and never answer them (until :meth:`close`)."""
+        self._hanging.add(operation)
+
     def chaos(self, operation: str, chaos: Chaos) -> None:
         self._chaos[operation] = chaos
 
@@ -139,6 +146,7 @@ class FaultProxy:
             self._chaos.clear()
 
     def close(self) -> None:
+        self._released.set()
         if not self._down:
             self._server.shutdown()
             self._server.server_close()
@@ -178,6 +186,11 @@ class FaultProxy:
             self._drop(handler)
             return
         operation = handler.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]
+        if operation in self._hanging:
+            self.hits[operation] += 1
+            self._released.wait()
+            self._drop(handler)
+            return
         credential = handler.headers.get("Authorization", "").partition("Credential=")[2]
         self.signed_with[(operation, credential.split("/", 1)[0])] += 1
         if self.recorder is not None and operation == "PutLogEvents":

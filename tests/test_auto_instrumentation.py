@@ -85,6 +85,23 @@ def test_an_invalid_setting_is_a_clear_error_and_the_app_runs(checked: str, grou
 
 
 @without_distro
+def test_a_spool_dir_that_cannot_be_used_costs_the_spool_not_the_logs(
+    checked: str, logs: Any, group: str, tmp_path: Any
+) -> None:
+    not_a_directory = tmp_path / "a-file"
+    not_a_directory.write_text("")
+    result, report = instrument(
+        APP, checked, group, OTEL_EXPORTER_CLOUDWATCH_LOGS_SPOOL_DIR=str(not_a_directory)
+    )
+    said = [line for line in result.stderr.splitlines() if "SPOOL_DIR" in line]
+    assert len(said) == 1, result.stderr
+    assert "cannot be used: it is not a directory" in said[0]
+    assert "Traceback" not in result.stderr
+    assert report["processors"] == ["CloudWatchLogRecordProcessor"]
+    assert app_bodies(logs, group, APP_LINES) == APP_LINES
+
+
+@without_distro
 def test_the_handler_stays_off_when_turned_off(checked: str, logs: Any, group: str) -> None:
     _, report = instrument(
         APP,

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
+import logging
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,15 @@ from hypothesis import strategies as st
 from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor
 from otel_cwlogs.events import make_event
 from otel_cwlogs.routing import Route
-from otel_cwlogs.spool import ABANDONED_TMP_S, Claim, Spool, decode, encode, route_key
+from otel_cwlogs.spool import (
+    ABANDONED_TMP_S,
+    Claim,
+    Spool,
+    decode,
+    encode,
+    prepare,
+    route_key,
+)
 
 from .conftest import read_events, wait_until
 from .faultproxy import FaultProxy
@@ -333,9 +345,12 @@ CHILD = """
     log = logging.getLogger("worker")
     spool = sys.argv[3]
 
-    if sys.argv[1] == "log":
+    if sys.argv[1] == "log":  # as fast as it goes, or at argv[5] records a second
+        rate, start = float(sys.argv[5]), time.monotonic()
         for i in range(int(sys.argv[4])):
             log.info("record %05d", i)
+            if rate:
+                time.sleep(max(0.0, start + (i + 1) / rate - time.monotonic()))
         print("logged", flush=True)
         time.sleep(120)
     else:  # deliver what is spooled, then report
@@ -355,7 +370,13 @@ CHILD = """
 
 
 def child(
-    mode: str, endpoint: str, group: str, spool: Path, batch: int = 10_000, count: int = 0
+    mode: str,
+    endpoint: str,
+    group: str,
+    spool: Path,
+    batch: int = 10_000,
+    count: int = 0,
+    rate: float = 0,
 ) -> subprocess.Popen[str]:
     env = {
         **os.environ,
@@ -375,6 +396,7 @@ def child(
             str(batch),
             str(spool),
             str(count),
+            str(rate),
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -439,3 +461,194 @@ def test_two_processes_sharing_a_spool_deliver_each_record_once(
     assert sum(r["unspooled"] for r in reports) == 6000
     assert all(r["unspooled"] > 0 for r in reports), reports
     assert list(tmp_path.iterdir()) == []
+
+
+# -- an endpoint that never answers ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("stop", ["KILL", "TERM"])
+def test_an_endpoint_that_never_answers_does_not_keep_records_from_the_spool(
+    proxy: FaultProxy, group: str, tmp_path: Path, stop: str
+) -> None:
+    """Each attempt ends within the spool's hand-over time, so what is logged reaches the
+    disk within the schedule delay and the hand-over (1 s + 2 s) even though no call ever
+    returns; SIGKILL after that loses nothing, and SIGTERM spools what is in flight too."""
+    proxy.hang("PutLogEvents")
+    worker = child("log", proxy.url, group, tmp_path, batch=500, count=2000, rate=500)
+    assert worker.stdout is not None
+    assert worker.stdout.readline().strip() == "logged"
+    logged_at = time.monotonic()
+    if stop == "KILL":
+        wait_until(lambda: spooled_events(tmp_path) == 2000, timeout=10)
+        print(f"all 2000 on disk {time.monotonic() - logged_at:.1f} s after the last record")
+        assert time.monotonic() - logged_at < 1.0 + 2.0 + 1.5
+        worker.kill()
+    else:
+        worker.send_signal(signal.SIGTERM)
+    worker.communicate(timeout=30)
+    assert spooled_events(tmp_path) == 2000
+    assert proxy.hits["PutLogEvents"] >= 1
+
+
+# -- the directory -----------------------------------------------------------------------------
+
+
+def test_the_spool_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        directory = prepare(tmp_path / "a" / "b" / "spool")
+        spool = Spool(directory, 2**20)
+        assert spool.write(ROUTE, [make_event(1, "private")]) is None
+    finally:
+        os.umask(old)
+    for made in (tmp_path / "a", tmp_path / "a" / "b", directory):
+        assert stat.S_IMODE(made.stat().st_mode) == 0o700
+    (segment,) = directory.iterdir()
+    assert stat.S_IMODE(segment.stat().st_mode) == 0o600
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, options: str) -> Iterator[Path]:
+    """A tmpfs mounted at ``path`` for the test (root only)."""
+    path.mkdir(exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def unusable(kind: str, base: Path) -> Path:
+    """A spool directory that cannot be used, of the ``kind`` given."""
+    if kind == "a file":
+        (base / "file").write_text("")
+        return base / "file"
+    if kind == "a dangling symlink":
+        (base / "link").symlink_to(base / "nowhere")
+        return base / "link"
+    if kind == "under a file":
+        (base / "file").write_text("")
+        return base / "file" / "spool"
+    if kind == "writable by others":
+        (base / "shared").mkdir(mode=0o777)
+        os.chmod(base / "shared", 0o777)
+        return base / "shared"
+    if kind == "another user's":
+        (base / "theirs").mkdir(mode=0o700)
+        os.chown(base / "theirs", 12345, 12345)
+        return base / "theirs"
+    assert kind == "read-only"
+    return base / "ro" / "spool"
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "a file",
+        "a dangling symlink",
+        "under a file",
+        "writable by others",
+        "another user's",
+        "read-only",
+    ],
+)
+def test_a_spool_dir_that_cannot_be_used_costs_the_spool_not_the_logs(
+    kind: str,
+    tmp_path: Path,
+    session: Any,
+    moto_endpoint: str,
+    logs: Any,
+    group: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    if kind in ("another user's", "read-only") and os.geteuid() != 0:
+        pytest.skip("needs root (to give a directory away, or to mount one read-only)")
+    with contextlib.ExitStack() as stack:
+        if kind == "read-only":
+            stack.enter_context(tmpfs(tmp_path / "ro", "ro,size=1m"))
+        directory = unusable(kind, tmp_path)
+        with caplog.at_level(logging.WARNING, logger="otel_cwlogs"):
+            _, engine = make_pipeline(moto_endpoint, group, session, directory)
+        said = [r.getMessage() for r in caplog.records if "spool_dir" in r.getMessage()]
+        assert len(said) == 1, said
+        assert f"spool_dir={str(directory)!r} cannot be used" in said[0]
+        with pipeline(engine) as log:
+            for i in range(100):
+                log.info("still shipped %d", i)
+            assert engine.force_flush(10_000)
+    bodies = [json.loads(e["message"])["body"] for e in read_events(logs, group, "app")]
+    assert bodies == [f"still shipped {i}" for i in range(100)]
+
+
+@pytest.mark.parametrize(("cause", "reason"), [("full", "disk_full"), ("ro", "spool_unwritable")])
+def test_a_disk_that_fills_or_turns_read_only_is_its_own_drop_reason_and_says_how_many(
+    cause: str,
+    reason: str,
+    tmp_path: Path,
+    proxy: FaultProxy,
+    group: str,
+    session: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root (to mount a small or read-only file system)")
+    with tmpfs(tmp_path / "disk", "size=256k") as disk:
+        _, engine = make_pipeline(
+            proxy.url, group, session, disk / "spool", max_export_batch_size=100
+        )
+        if cause == "ro":
+            remounted = subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=False)
+            assert remounted.returncode == 0
+        proxy.down()
+        with caplog.at_level(logging.WARNING, logger="otel_cwlogs"), pipeline(engine) as log:
+            for i in range(3000):
+                log.info("%05d %s", i, "z" * 200)
+        stats = engine.stats()
+    left, right = identity(engine)
+    assert left == right == 3000
+    assert stats.dropped[reason] > 0
+    assert set(stats.dropped) <= {reason, "in_flight_at_shutdown", "undelivered_at_shutdown"}
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert f"{stats.dropped[reason]} log record(s) dropped: {reason}" in said
+    assert f"{reason}={stats.dropped[reason]}" in said  # the shutdown's line, with the number
+    if cause == "full":
+        assert stats.spooled > 0  # what fitted is on disk
+
+
+# -- order -------------------------------------------------------------------------------------
+
+
+def test_a_stream_keeps_its_order_through_refusals_and_recovery(
+    proxy: FaultProxy, logs: Any, group: str, session: Any, tmp_path: Path
+) -> None:
+    """An outage fills the spool: what it refuses waits in memory, behind what is on disk;
+    once the endpoint is back, the stream's events arrive exactly in the order logged."""
+    _, engine = make_pipeline(
+        proxy.url,
+        group,
+        session,
+        tmp_path,
+        spool_max_bytes=2**20,
+        max_export_batch_size=300,
+        shutdown_timeout_millis=20_000,
+    )
+    proxy.down()
+    lines = [f"{i:05d} {'o' * 300}" for i in range(3000)]
+    with pipeline(engine) as log:
+        for line in lines:
+            log.info(line)
+        wait_until(lambda: engine.stats().spooled > 0, timeout=20)
+        streams = engine._workers._scheduler.streams
+        refused = wait_until(lambda: [s for s in streams.values() if s.head], timeout=20)
+        assert refused  # the spool is full: a request waits in memory, in front
+        proxy.up()
+        wait_until(lambda: engine.stats().exporter.delivered == 3000, timeout=60)  # type: ignore[union-attr]
+    bodies = [json.loads(e["message"])["body"] for e in read_events(logs, group, "app")]
+    assert bodies == lines
+    assert engine.stats().dropped_total == 0
