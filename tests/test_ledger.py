@@ -39,7 +39,7 @@ class Faulty(CloudWatchDelivery):
     slow_s: float
 
     def attempt(
-        self, key: Hashable, items: Sequence[Item], possible_duplicates: bool
+        self, key: Hashable, items: Sequence[Item], copies: int
     ) -> tuple[Outcome, Tally | None]:
         (kind,) = self.script.choices(KINDS, self.weights)
         if self.slow_s and self.script.random() < 0.2:

@@ -175,8 +175,8 @@ class SendAgain(Exception):
 class PutResult:
     """What CloudWatch did with one request.
 
-    ``possible_duplicates``: events delivered by a retry after an attempt whose response was
-    lost, so CloudWatch may hold them twice (it no longer deduplicates with tokens).
+    ``possible_duplicates``: copies CloudWatch may hold beyond the one delivered, one per
+    earlier attempt whose response was lost (it no longer deduplicates with tokens).
     """
 
     delivered: int
@@ -363,8 +363,7 @@ class LogsEdge:
         """Send one request until it is delivered; :class:`DeliveryError` when it cannot be
         (a lasting cause, or retries out of time). Each retry's cause is counted in
         ``retried``."""
-        attempts = again = 0
-        ambiguous = False
+        attempts = again = ambiguous = 0
         while True:
             try:
                 result = self.attempt(route, events)
@@ -376,7 +375,7 @@ class LogsEdge:
                     "SendAgainLimit", "the endpoint kept asking for the request again", True
                 ) from None
             except DeliveryError as exc:
-                ambiguous = ambiguous or exc.maybe_sent
+                ambiguous += exc.maybe_sent
                 attempts += 1
                 wait = self.policy.delay(attempts, random.random())
                 if (
@@ -384,16 +383,15 @@ class LogsEdge:
                     or attempts >= self.policy.max_attempts
                     or time.monotonic() + wait >= deadline
                 ):
-                    exc.maybe_sent = ambiguous
+                    exc.maybe_sent = ambiguous > 0
                     raise
                 retried[exc.code] += 1
                 if self.stop.wait(wait):
                     raise
                 continue
-            if ambiguous:
-                return PutResult(
-                    result.delivered, result.rejected, result.delivered, result.entity_rejected
-                )
+            if ambiguous:  # each attempt that may have reached it: a possible copy
+                copies = result.delivered * ambiguous
+                return PutResult(result.delivered, result.rejected, copies, result.entity_rejected)
             return result
 
     @guarded

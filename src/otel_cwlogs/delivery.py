@@ -66,8 +66,11 @@ class Delivery(Protocol):
     def count_encoded(self, records: int, encoded: Encoded) -> None: ...
     def report_encoded(self, encoded: Encoded) -> None: ...
     def attempt(
-        self, key: Hashable, items: Sequence[Item], possible_duplicates: bool
-    ) -> tuple[Outcome, Tally | None]: ...
+        self, key: Hashable, items: Sequence[Item], copies: int
+    ) -> tuple[Outcome, Tally | None]:
+        """One try of a request; ``copies``: how many copies of these events CloudWatch may
+        hold already (each is a possible duplicate once they are delivered)."""
+
     def count(self, tally: Tally | None) -> None: ...
     def report_failure(self, key: Hashable, error: Exception, count: int, hint: str) -> None: ...
     def forget(self, key: Hashable) -> None: ...
@@ -102,7 +105,7 @@ class CloudWatchDelivery:
         self.exporter.report_encoded(encoded.notes)
 
     def attempt(
-        self, key: Hashable, items: Sequence[Item], possible_duplicates: bool
+        self, key: Hashable, items: Sequence[Item], copies: int
     ) -> tuple[Outcome, Tally | None]:
         assert isinstance(key, Route)
         events: list[LogEvent] = [event for event, _ in items]
@@ -138,7 +141,7 @@ class CloudWatchDelivery:
             return outcome, tally
         tally.requests = 1
         tally.delivered = result.delivered
-        tally.duplicates = result.delivered if possible_duplicates else 0
+        tally.duplicates = result.delivered * copies
         tally.dropped.update(result.rejected)
         if result.entity_rejected:
             tally.entity_rejected = 1
@@ -184,7 +187,7 @@ class ExporterDelivery:
         """Nothing to report: records are handed over as they are."""
 
     def attempt(
-        self, key: Hashable, items: Sequence[Item], possible_duplicates: bool
+        self, key: Hashable, items: Sequence[Item], copies: int
     ) -> tuple[Outcome, Tally | None]:
         try:
             result = self.exporter.export([item for item, _ in items])

@@ -60,8 +60,9 @@ class ExporterStats:
     dropped: Mapping[str, int]
     modified: Mapping[str, int]
     possible_duplicates: int = 0
-    """Events delivered by a retry after an attempt whose response was lost: CloudWatch may
-    hold these twice."""
+    """Copies CloudWatch may hold beyond the events delivered: for each event delivered
+    after attempts whose response was lost (or taken over from a spool segment that may have
+    been delivered), one per such attempt. An upper bound of the duplicates stored."""
     entity_rejected: int = 0
     """Requests whose entity CloudWatch refused (``rejectedEntityInfo``); not a drop."""
 

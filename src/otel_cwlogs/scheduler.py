@@ -125,6 +125,7 @@ class Request:
     __slots__ = (
         "abandoned",
         "failures",
+        "flagged",
         "from_disk",
         "items",
         "maybe_sent",
@@ -143,7 +144,7 @@ class Request:
         items: list[Item],
         size: int,
         segment: Any = None,
-        maybe_sent: bool = False,
+        flagged: bool = False,
     ) -> None:
         self.stream = stream
         self.items = items
@@ -152,7 +153,10 @@ class Request:
         """The spool segment these items were taken from, while this process holds it."""
         self.from_disk = segment is not None
         self.original = len(items)
-        self.maybe_sent = maybe_sent
+        self.flagged = flagged
+        """Taken from a segment marked as possibly delivered already."""
+        self.maybe_sent = 0
+        """Attempts of this process that failed but may have reached the service."""
         self.started: float | None = None
         """When its first attempt started."""
         self.failures = 0
@@ -162,6 +166,12 @@ class Request:
         self.abandoned = False
         """Settled by the shutdown while its operation ran: what that operation did is not
         to be counted again."""
+
+    @property
+    def copies(self) -> int:
+        """How many copies of its events CloudWatch may hold already: once delivered, each
+        is a possible duplicate."""
+        return self.maybe_sent + self.flagged
 
     def returns_segment(self) -> bool:
         """Whether writing it to the spool is putting its segment back as it was (nothing of
@@ -427,15 +437,16 @@ class Scheduler:
                     request.to_disk = True
                     self._set_spooling(stream, True)
                     actions.append(self._begin(stream, request, now))
+        if self._may_claim(now) and self.in_flight < self.settings.max_in_flight:
+            # first: at most one slot, and under a steady load the streams would leave none
+            self._claim_busy = True
+            self.in_flight += 1
+            actions.append(Claim())
         while self._ready and self.in_flight < self.settings.max_in_flight:
             stream = self._ready.popleft()
             stream.ready = False
             if self.streams.get(stream.key) is stream and not stream.busy:
                 actions.append(self._start(stream, now))
-        if self._may_claim(now) and self.in_flight < self.settings.max_in_flight:
-            self._claim_busy = True
-            self.in_flight += 1
-            actions.append(Claim())
         if now >= self._sweep_at:
             self._sweep(now)
         return actions
@@ -562,7 +573,7 @@ class Scheduler:
             stream.failures = 0
             stream.pace.accepted()
             return self._segment_settled(request, now, delivered=True)
-        request.maybe_sent = request.maybe_sent or outcome.maybe_sent
+        request.maybe_sent += outcome.maybe_sent
         self._ledger.parked(len(request.items), body)
         if kind is Kind.AGAIN:
             stream.pace.accepted()

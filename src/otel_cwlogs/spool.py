@@ -231,6 +231,8 @@ class Spool:
         self._used = 0
         self._used_at = float("-inf")
         self._foreign_reported = False
+        self._stuck: set[str] = set()
+        """Segments delivered that could not be removed: never taken again here."""
 
     def _after_fork(self) -> None:
         """In a forked child: the parent's locks stay the parent's. A lock is released when
@@ -329,6 +331,8 @@ class Spool:
                 continue
             if not name.endswith((".seg", ".claim")):
                 continue
+            if name in self._stuck:
+                continue
             keys.add(_key_of(name))
             if found is not None:
                 continue
@@ -409,17 +413,33 @@ class Spool:
         return count
 
     def done(self, segment: Segment) -> None:
-        """The segment was delivered: remove it, then let go of its lock."""
-        with contextlib.suppress(FileNotFoundError):
+        """The segment was delivered: remove it, then let go of its lock. One that cannot be
+        removed (a file system turned read-only) is not taken again by this process, which
+        would deliver it again and again."""
+        try:
             segment.path.unlink()
-        self._release_fd(segment.fd)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            self._stuck.add(segment.path.name)
+            logger.error(
+                "spool: %s was delivered but cannot be removed (%s); another process may "
+                "deliver it again",
+                segment.path,
+                error.strerror or error,
+            )
+        finally:
+            self._release_fd(segment.fd)
 
     def release(self, segment: Segment) -> None:
-        """Delivery failed: put the segment back for a later try (by any process)."""
+        """Delivery failed: put the segment back for a later try (by any process). If it
+        cannot be renamed back, it stays a claim nobody holds, which the next look takes."""
         base = segment.path.name.split(".")[0]
-        with contextlib.suppress(FileNotFoundError):
-            os.rename(segment.path, segment.path.with_name(base + ".seg"))
-        self._release_fd(segment.fd)
+        try:
+            with contextlib.suppress(OSError):
+                os.rename(segment.path, segment.path.with_name(base + ".seg"))
+        finally:
+            self._release_fd(segment.fd)
 
 
 def _read_all(fd: int) -> bytes:

@@ -158,8 +158,11 @@ class Workers:
                 self._scheduler.close()
                 self._changed.notify_all()
             self._wake.set()
-            self._deliver_until(deadline - reserve_s)
-            self._take_over(deadline)
+            try:
+                self._deliver_until(deadline - reserve_s)
+                self._take_over(deadline)
+            except Exception:  # never into the application: what is left stays counted
+                self._report.log("close", logging.ERROR, "processor error", exc_info=True)
             return True
         finally:
             self._stop_threads()
@@ -214,8 +217,8 @@ class Workers:
     def _last_resort(self, request: Request, active: bool, deadline: float) -> str:
         """Where a request left at shutdown goes: the spool, or a drop reason."""
         if self._spool is not None and time.monotonic() < deadline:
-            request.maybe_sent = request.maybe_sent or active
-            refusal = self._write(request)
+            request.maybe_sent += active  # the attempt under way may reach it
+            refusal = self._write_or_refuse(request)
             if refusal is None:
                 return "returned" if request.returns_segment() else "spooled"
             return refusal
@@ -390,8 +393,7 @@ class Workers:
         if isinstance(action, Send):
             self._send(action.request)
         elif isinstance(action, Spool):
-            refusal = self._write(action.request)
-            self._spooled(action.request, refusal)
+            self._spooled(action.request, self._write_or_refuse(action.request))
         elif isinstance(action, Claim):
             self._claim()
         else:
@@ -400,9 +402,10 @@ class Workers:
     def _send(self, request: Request) -> None:
         if _abandoned(request):
             return
-        duplicates = request.maybe_sent or bool(getattr(request.segment, "possible_duplicates", 0))
         try:
-            outcome, tally = self._delivery.attempt(request.stream.key, request.items, duplicates)
+            outcome, tally = self._delivery.attempt(
+                request.stream.key, request.items, request.copies
+            )
         except Exception:
             self._report.log("send", logging.ERROR, "processor error", exc_info=True)
             outcome, tally = Outcome(Kind.FAILED, list(request.items), keep=True), None
@@ -436,6 +439,14 @@ class Workers:
             hint = "dropped"
         self._delivery.report_failure(request.stream.key, outcome.error, count, hint)
 
+    def _write_or_refuse(self, request: Request) -> str | None:
+        """:meth:`_write`, where anything it raises counts as the spool refusing."""
+        try:
+            return self._write(request)
+        except Exception:
+            self._report.log("spool", logging.ERROR, "processor error", exc_info=True)
+            return "spool_unwritable"
+
     def _write(self, request: Request) -> str | None:
         """Write a request to the spool, or put back the segment it came from: None, or
         why the spool refused it."""
@@ -448,15 +459,15 @@ class Workers:
         if segment is not None and request.returns_segment():
             spool.release(segment)
             return None
-        duplicates = request.maybe_sent or bool(getattr(segment, "possible_duplicates", False))
-        refusal = spool.write(request.stream.key, events, duplicates)  # type: ignore[arg-type]
+        refusal = spool.write(request.stream.key, events, request.copies > 0)  # type: ignore[arg-type]
         if refusal is None and segment is not None:
             spool.done(segment)
         if refusal is not None:
             self._report.log(
                 f"refused:{refusal}",
                 logging.WARNING,
-                "the spool refused a write (%s): %s; the events are kept in memory",
+                "the spool refused %d events (%s): %s",
+                len(events),
                 refusal,
                 spool.describe(refusal),
             )
