@@ -35,18 +35,29 @@ forgotten, so memory follows the active streams, not every stream ever seen.
 from __future__ import annotations
 
 import enum
-import heapq
-import itertools
 import random
-from collections import deque
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Union
 
 from .pacing import Pace
+from .streams import Agenda, Item, Request, Stream
 
-Item = tuple[Any, int]
-"""A payload (an event, or a record for another exporter) and its size."""
+__all__ = [
+    "Action",
+    "Claim",
+    "Discard",
+    "Item",
+    "Kind",
+    "Outcome",
+    "Request",
+    "Scheduler",
+    "Send",
+    "Settings",
+    "Spool",
+    "Stream",
+    "Taken",
+]
 
 
 class Kind(enum.Enum):
@@ -119,138 +130,6 @@ class Settings:
     """Estimated memory of a request's body while it is sent, per byte of its events."""
 
 
-class Request:
-    """One request's worth of a stream's items."""
-
-    __slots__ = (
-        "abandoned",
-        "failures",
-        "flagged",
-        "from_disk",
-        "items",
-        "maybe_sent",
-        "original",
-        "segment",
-        "size",
-        "started",
-        "stream",
-        "to_disk",
-        "tries_again",
-    )
-
-    def __init__(
-        self,
-        stream: Stream,
-        items: list[Item],
-        size: int,
-        segment: Any = None,
-        flagged: bool = False,
-    ) -> None:
-        self.stream = stream
-        self.items = items
-        self.size = size
-        self.segment = segment
-        """The spool segment these items were taken from, while this process holds it."""
-        self.from_disk = segment is not None
-        self.original = len(items)
-        self.flagged = flagged
-        """Taken from a segment marked as possibly delivered already."""
-        self.maybe_sent = 0
-        """Attempts of this process that failed but may have reached the service."""
-        self.started: float | None = None
-        """When its first attempt started."""
-        self.failures = 0
-        self.tries_again = 0
-        self.to_disk = False
-        """Its next operation writes it to the spool (or puts its segment back)."""
-        self.abandoned = False
-        """Settled by the shutdown while its operation ran: what that operation did is not
-        to be counted again."""
-
-    @property
-    def copies(self) -> int:
-        """How many copies of its events CloudWatch may hold already: once delivered, each
-        is a possible duplicate."""
-        return self.maybe_sent + self.flagged
-
-    def returns_segment(self) -> bool:
-        """Whether writing it to the spool is putting its segment back as it was (nothing of
-        it delivered, no attempt that may have reached the service); else its items are
-        written anew and the segment removed."""
-        return self.segment is not None and not self.maybe_sent and len(self.items) == self.original
-
-
-class Stream:
-    """Buffered work for one destination."""
-
-    __slots__ = (
-        "added",
-        "buffer",
-        "buffer_bytes",
-        "busy",
-        "claimed",
-        "current",
-        "cut",
-        "disk_key",
-        "done",
-        "failed",
-        "failures",
-        "first_at",
-        "flush_mark",
-        "head",
-        "key",
-        "last_active",
-        "pace",
-        "ready",
-        "retry_at",
-        "spooled_at",
-        "spooling",
-        "timer_at",
-        "waiters",
-    )
-
-    def __init__(self, key: Hashable, pace: Pace, disk_key: str, now: float) -> None:
-        self.key = key
-        self.pace = pace
-        self.disk_key = disk_key
-        self.buffer: deque[Item] = deque()
-        self.buffer_bytes = 0
-        self.first_at = now
-        self.head: Request | None = None
-        """A request put back, to go before the buffer."""
-        self.claimed: Request | None = None
-        """A segment taken from the spool, to go before everything else."""
-        self.current: Request | None = None
-        """The request of the operation in progress."""
-        self.busy = False
-        self.ready = False
-        self.timer_at: float | None = None
-        self.retry_at = float("-inf")
-        self.failures = 0
-        self.spooling = False
-        self.spooled_at = float("-inf")
-        self.added = 0
-        """Events added to the buffer, ever."""
-        self.cut = 0
-        """Events taken from the buffer into requests, ever."""
-        self.done = 0
-        """Events of its own settled, ever (delivered, dropped or spooled)."""
-        self.failed = 0
-        """Of those, the ones not delivered."""
-        self.flush_mark = 0
-        self.waiters: list[tuple[_Flush, int]] = []
-        self.last_active = now
-
-
-@dataclass(eq=False)
-class _Flush:
-    token: Hashable
-    target: int
-    """Records enqueued before the flush."""
-    remaining: int = 0
-    ok: bool = True
-
-
 @dataclass(frozen=True)
 class Taken:
     """A segment taken from the spool: now this process's to deliver."""
@@ -286,113 +165,56 @@ class Discard:
 Action = Union[Send, Spool, Claim, Discard]
 
 
-class Scheduler:
-    """Per-stream state and every decision about it (see the module's description)."""
+@dataclass(eq=False)
+class Flush:
+    token: Hashable
+    target: int
+    """Records queued before the flush."""
+    remaining: int = 0
+    """Streams still to reach their count."""
+    ok: bool = True
 
-    def __init__(
-        self, settings: Settings, ledger: Ledger, now: float, rng: random.Random | None = None
-    ) -> None:
-        self.settings = settings
-        self._ledger = ledger
-        self._random = rng or random.Random()
-        self.streams: dict[Hashable, Stream] = {}
-        self._ready: deque[Stream] = deque()
-        self._timers: list[tuple[float, int, Stream]] = []
-        self._dirty: list[Stream] = []
-        self._order = itertools.count()
-        self._spooling: dict[Stream, None] = {}
-        self._full: dict[Stream, None] = {}
-        """(Dicts as ordered sets: decisions do not depend on where objects live.)"""
-        self.in_flight = 0
-        self.closing = False
-        self.final = False
-        self._flushes: list[_Flush] = []
-        """Flushes whose records are not all taken from the queue yet."""
+
+class Flushes:
+    """What each flush waits for: the records queued before it, then, once the drain has
+    taken those, each stream's count of events settled; and which flushes ended."""
+
+    def __init__(self) -> None:
+        self._waiting: list[Flush] = []
+        """Flushes whose records are not all taken from the queue yet (oldest first)."""
         self._finished: list[tuple[Hashable, bool]] = []
         self._taken = 0
-        self._forgotten: list[Hashable] = []
-        self._sweep_at = now + settings.idle_s
-        self._claim_busy = False
-        self._holding: Request | None = None
-        self._claim_at = now
-        self._claim_failures = 0
-        self._on_disk: frozenset[str] = frozenset()
 
-    # -- new work ----------------------------------------------------------------------------
+    def begin(self, token: Hashable, target: int, streams: Iterable[Stream]) -> list[Stream]:
+        """A flush of the first ``target`` records queued; the streams it makes due."""
+        flush = Flush(token, target)
+        if target <= self._taken:
+            return self._snapshot(flush, streams)
+        self._waiting.append(flush)
+        return []
 
-    def add(
-        self, key: Hashable, items: Sequence[Item], size: int, since: float, now: float
-    ) -> None:
-        """Append encoded items to a stream; ``since`` is when the oldest was queued."""
-        stream = self._stream(key, now)
-        if not stream.buffer:
-            stream.first_at = since
-        stream.buffer.extend(items)
-        stream.buffer_bytes += size
-        stream.added += len(items)
-        stream.last_active = now
-        if self._is_full(stream):
-            self._full[stream] = None
-        self._touch(stream)
-
-    def taken(self, records: int) -> None:
-        """``records`` more were taken from the queue (and added, or dropped by the encoder)."""
+    def taken(self, records: int, streams: Iterable[Stream]) -> list[Stream]:
+        """``records`` more were taken from the queue; the streams made due."""
         self._taken += records
-        while self._flushes and self._flushes[0].target <= self._taken:
-            self._snapshot(self._flushes.pop(0))
+        due: list[Stream] = []
+        while self._waiting and self._waiting[0].target <= self._taken:
+            due += self._snapshot(self._waiting.pop(0), streams)
+        return due
 
-    def _stream(self, key: Hashable, now: float) -> Stream:
-        stream = self.streams.get(key)
-        if stream is None:
-            settings = self.settings
-            disk_key = settings.disk_key(key) if settings.spool else ""
-            stream = Stream(key, Pace(settings.rate, now), disk_key, now)
-            if disk_key and disk_key in self._on_disk:  # segments of an earlier process go first
-                self._set_spooling(stream, True)
-            self.streams[key] = stream
-        return stream
-
-    def _is_full(self, stream: Stream) -> bool:
-        return (
-            len(stream.buffer) >= self.settings.max_events
-            or stream.buffer_bytes >= self.settings.max_bytes
-        )
-
-    def _touch(self, stream: Stream) -> None:
-        self._dirty.append(stream)
-
-    def _set_spooling(self, stream: Stream, on: bool) -> None:
-        stream.spooling = on
-        if on:
-            self._spooling[stream] = None
-        else:
-            self._spooling.pop(stream, None)
-
-    # -- flushes -----------------------------------------------------------------------------
-
-    def begin_flush(self, token: Hashable, target: int) -> None:
-        """Everything of the first ``target`` records queued is to be settled; the result
-        comes out of :meth:`finished_flushes` under ``token``."""
-        flush = _Flush(token, target)
-        if self.final:
-            self._finished.append((token, False))
-        elif target <= self._taken:
-            self._snapshot(flush)
-        else:
-            self._flushes.append(flush)
-
-    def _snapshot(self, flush: _Flush) -> None:
-        for stream in self.streams.values():
+    def _snapshot(self, flush: Flush, streams: Iterable[Stream]) -> list[Stream]:
+        due = []
+        for stream in streams:
             if stream.done < stream.added:
                 stream.waiters.append((flush, stream.added))
                 stream.flush_mark = max(stream.flush_mark, stream.added)
                 flush.remaining += 1
-                self._touch(stream)
+                due.append(stream)
         if not flush.remaining:
             self._finished.append((flush.token, flush.ok))
+        return due
 
-    def _progress(self, stream: Stream, done: int, failed: int) -> None:
-        """Events of a stream's own were settled."""
+    def progress(self, stream: Stream, done: int, failed: int) -> None:
+        """Events of a stream's own were settled, ``failed`` of them not delivered."""
         stream.done += done
         stream.failed += failed
         if not stream.waiters:
@@ -409,10 +231,155 @@ class Scheduler:
                 waiting.append((flush, target))
         stream.waiters = waiting
 
-    def finished_flushes(self) -> list[tuple[Hashable, bool]]:
-        """(token, everything delivered?) of the flushes settled since the last call."""
+    def fail(self, token: Hashable) -> None:
+        """A flush that ends at once, failed (one begun after the shutdown)."""
+        self._finished.append((token, False))
+
+    def end(self, streams: Iterable[Stream]) -> None:
+        """The shutdown is over: every flush still waiting ends, failed."""
+        pending: dict[int, Flush] = {id(flush): flush for flush in self._waiting}
+        for stream in streams:
+            for flush, _ in stream.waiters:
+                pending[id(flush)] = flush
+            stream.waiters = []
+        self._waiting = []
+        self._finished.extend((flush.token, False) for flush in pending.values())
+
+    def finished(self) -> list[tuple[Hashable, bool]]:
         finished, self._finished = self._finished, []
         return finished
+
+
+class SpoolLooks:
+    """When to look at the spool: one look at a time and one segment held at a time; after
+    a look that found nothing, again after ``claim_idle_s``; after a segment that could not
+    be delivered, after the backoff; after one delivered, at once."""
+
+    def __init__(self, settings: Settings, rng: random.Random, now: float) -> None:
+        self._settings = settings
+        self._random = rng
+        self.busy = False
+        self.holding: Request | None = None
+        self.at = now
+        self._failures = 0
+        self.on_disk: frozenset[str] = frozenset()
+        """The keys of the streams with segments there, as of the last look."""
+
+    def due(self, now: float) -> bool:
+        return self._settings.spool and not self.busy and self.holding is None and now >= self.at
+
+    def looked(self, on_disk: frozenset[str], holding: Request | None, now: float) -> None:
+        self.busy = False
+        self.on_disk = on_disk
+        self.holding = holding
+        if holding is None:
+            self.at = now + self._settings.claim_idle_s
+        else:
+            self._failures = 0
+
+    def failed(self, now: float) -> None:
+        """A look that could not read the directory."""
+        self.busy = False
+        self._failures += 1
+        self.at = now + max(self._settings.claim_idle_s, self._backoff())
+
+    def segment_ended(self, delivered: bool, now: float) -> None:
+        """The segment held is settled: delivered, or back on disk."""
+        self.holding = None
+        if delivered:
+            self._failures = 0
+            self.at = now
+        else:
+            self._failures += 1
+            self.at = now + self._backoff()
+
+    def _backoff(self) -> float:
+        return self._settings.policy.delay(self._failures, self._random.random())
+
+
+class Scheduler:
+    """Per-stream state and every decision about it (see the module's description)."""
+
+    def __init__(
+        self, settings: Settings, ledger: Ledger, now: float, rng: random.Random | None = None
+    ) -> None:
+        self.settings = settings
+        self._ledger = ledger
+        self._random = rng or random.Random()
+        self.streams: dict[Hashable, Stream] = {}
+        self._agenda = Agenda()
+        self._flushes = Flushes()
+        self._looks = SpoolLooks(settings, self._random, now)
+        self._spooling: dict[Stream, None] = {}
+        self._full: dict[Stream, None] = {}
+        """(Dicts as ordered sets: decisions do not depend on where objects live.)"""
+        self.in_flight = 0
+        self.closing = False
+        self.final = False
+        self._forgotten: list[Hashable] = []
+        self._sweep_at = now + settings.idle_s
+
+    # -- new work ----------------------------------------------------------------------------
+
+    def add(
+        self, key: Hashable, items: Sequence[Item], size: int, since: float, now: float
+    ) -> None:
+        """Append encoded items to a stream; ``since`` is when the oldest was queued."""
+        stream = self._stream(key, now)
+        if not stream.buffer:
+            stream.first_at = since
+        stream.buffer.extend(items)
+        stream.buffer_bytes += size
+        stream.added += len(items)
+        stream.last_active = now
+        if self._is_full(stream):
+            self._full[stream] = None
+        self._agenda.touch(stream)
+
+    def taken(self, records: int) -> None:
+        """``records`` more were taken from the queue (and added, or dropped by the encoder)."""
+        self._agenda.touch_all(self._flushes.taken(records, self.streams.values()))
+
+    def _stream(self, key: Hashable, now: float) -> Stream:
+        stream = self.streams.get(key)
+        if stream is None:
+            settings = self.settings
+            disk_key = settings.disk_key(key) if settings.spool else ""
+            stream = Stream(key, Pace(settings.rate, now), disk_key, now)
+            if disk_key and disk_key in self._looks.on_disk:  # an earlier process's go first
+                self._set_spooling(stream, True)
+            self.streams[key] = stream
+        return stream
+
+    def _is_full(self, stream: Stream) -> bool:
+        return stream.is_full(self.settings.max_events, self.settings.max_bytes)
+
+    def _cut(self, stream: Stream) -> Request:
+        request = stream.take(self.settings.max_events, self.settings.max_bytes)
+        if not self._is_full(stream):
+            self._full.pop(stream, None)
+        return request
+
+    def _set_spooling(self, stream: Stream, on: bool) -> None:
+        stream.spooling = on
+        if on:
+            self._spooling[stream] = None
+        else:
+            self._spooling.pop(stream, None)
+
+    # -- flushes -----------------------------------------------------------------------------
+
+    def begin_flush(self, token: Hashable, target: int) -> None:
+        """Everything of the first ``target`` records queued is to be settled; the result
+        comes out of :meth:`finished_flushes` under ``token``."""
+        if self.final:
+            self._flushes.fail(token)
+        else:
+            self._agenda.touch_all(self._flushes.begin(token, target, self.streams.values()))
+
+    def finished_flushes(self) -> list[tuple[Hashable, bool]]:
+        """(token, everything delivered?) of the flushes settled since the last call."""
+        return self._flushes.finished()
 
     # -- deciding ----------------------------------------------------------------------------
 
@@ -420,14 +387,7 @@ class Scheduler:
         """What to start now. ``pressure``: more than half the memory bound is held."""
         if self.final:
             return []
-        while self._timers and self._timers[0][0] <= now:
-            at, _, stream = heapq.heappop(self._timers)
-            if stream.timer_at == at:
-                stream.timer_at = None
-                self._touch(stream)
-        dirty, self._dirty = self._dirty, []
-        for stream in dirty:
-            self._evaluate(stream, now)
+        self._agenda.review(now, self._due_at)
         actions: list[Action] = []
         if pressure and self.settings.spool and not self.closing:
             for stream in list(self._full):
@@ -437,38 +397,25 @@ class Scheduler:
                     request.to_disk = True
                     self._set_spooling(stream, True)
                     actions.append(self._begin(stream, request, now))
-        if self._may_claim(now) and self.in_flight < self.settings.max_in_flight:
+        if self._may_look(now) and self.in_flight < self.settings.max_in_flight:
             # first: at most one slot, and under a steady load the streams would leave none
-            self._claim_busy = True
+            self._looks.busy = True
             self.in_flight += 1
             actions.append(Claim())
-        while self._ready and self.in_flight < self.settings.max_in_flight:
-            stream = self._ready.popleft()
-            stream.ready = False
-            if self.streams.get(stream.key) is stream and not stream.busy:
-                actions.append(self._start(stream, now))
+        while self.in_flight < self.settings.max_in_flight:
+            ready = self._agenda.next_ready()
+            if ready is None:
+                break
+            actions.append(self._start(ready, now))
         if now >= self._sweep_at:
             self._sweep(now)
         return actions
-
-    def _evaluate(self, stream: Stream, now: float) -> None:
-        if stream.ready or self.streams.get(stream.key) is not stream:
-            return
-        at = self._due_at(stream, now)
-        if at is None:
-            return
-        if at <= now:
-            stream.ready = True
-            self._ready.append(stream)
-        elif stream.timer_at is None or at < stream.timer_at:
-            stream.timer_at = at
-            heapq.heappush(self._timers, (at, next(self._order), stream))
 
     def _due_at(self, stream: Stream, now: float) -> float | None:
         """When the stream's next operation may start; None when it has nothing to start."""
         if stream.busy:
             return None
-        request = stream.claimed or stream.head
+        request = stream.waiting
         if request is None:
             if not stream.buffer:
                 return None
@@ -516,24 +463,6 @@ class Scheduler:
         self._ledger.started(len(request.items), self._body(request))
         return Send(request)
 
-    def _cut(self, stream: Stream) -> Request:
-        """The next request from the front of the stream's buffer."""
-        items: list[Item] = []
-        size = 0
-        buffer = stream.buffer
-        max_events, max_bytes = self.settings.max_events, self.settings.max_bytes
-        while buffer and len(items) < max_events:
-            item = buffer[0]
-            if items and size + item[1] > max_bytes:
-                break
-            items.append(buffer.popleft())
-            size += item[1]
-        stream.buffer_bytes -= size
-        stream.cut += len(items)
-        if not self._is_full(stream):
-            self._full.pop(stream, None)
-        return Request(stream, items, size)
-
     def _memory(self, count: int, size: int) -> int:
         return size + self.settings.event_overhead * count
 
@@ -548,7 +477,7 @@ class Scheduler:
         stream.current = None
         stream.last_active = now
         self.in_flight -= 1
-        self._touch(stream)
+        self._agenda.touch(stream)
         return stream
 
     def sent(self, request: Request, outcome: Outcome, now: float) -> list[Action]:
@@ -616,7 +545,7 @@ class Scheduler:
         )
         if not request.from_disk:
             failed = 0 if into == "exported" else count
-            self._progress(request.stream, count, failed)
+            self._flushes.progress(request.stream, count, failed)
 
     def _drop_held(self, request: Request, reason: str) -> None:
         """Drop a request's items that are held (not in an operation)."""
@@ -625,14 +554,14 @@ class Scheduler:
             memory = self._memory(count, request.size)
             self._ledger.settled(count, memory, reason, active=False, from_disk=request.from_disk)
             if not request.from_disk:
-                self._progress(request.stream, count, count)
+                self._flushes.progress(request.stream, count, count)
         request.items, request.size = [], 0
 
     def _segment_settled(self, request: Request, now: float, delivered: bool) -> list[Action]:
         """A request ended for good; a claimed segment it came from is removed."""
         if request.segment is None:
             return []
-        self._claim_done(delivered, now)
+        self._looks.segment_ended(delivered, now)
         return [Discard(request.segment)]
 
     def spooled(self, request: Request, refusal: str | None, now: float) -> None:
@@ -645,7 +574,7 @@ class Scheduler:
             stream.spooled_at = now
             self._set_spooling(stream, True)
             if request.segment is not None:
-                self._claim_done(False, now)
+                self._looks.segment_ended(False, now)
             return
         self._ledger.parked(count, 0)
         request.to_disk = False  # sent instead, unless the spool holds older events of its stream
@@ -656,18 +585,12 @@ class Scheduler:
     def _settle_whole(self, request: Request, count: int, memory: int, into: str) -> None:
         self._ledger.settled(count, memory, into, from_disk=request.from_disk)
         if not request.from_disk:
-            self._progress(request.stream, count, count)
+            self._flushes.progress(request.stream, count, count)
 
     # -- the spool ---------------------------------------------------------------------------
 
-    def _may_claim(self, now: float) -> bool:
-        return (
-            self.settings.spool
-            and not self.closing
-            and not self._claim_busy
-            and self._holding is None
-            and now >= self._claim_at
-        )
+    def _may_look(self, now: float) -> bool:
+        return not self.closing and self._looks.due(now)
 
     def claimed(
         self, taken: Taken | None, on_disk: frozenset[str], *, looked_at: float, now: float
@@ -675,60 +598,40 @@ class Scheduler:
         """A look at the spool that began at ``looked_at`` ended: ``taken`` (None if there
         was no segment to take) is now this process's, and the streams of ``on_disk`` have
         segments there."""
-        self._claim_busy = False
         self.in_flight -= 1
-        self._on_disk = on_disk
         for stream in list(self._spooling):
             writing = stream.current is not None and stream.current.to_disk
             if not writing and stream.spooled_at < looked_at and stream.disk_key not in on_disk:
                 self._set_spooling(stream, False)  # its segments are delivered: memory again
-                self._touch(stream)
+                self._agenda.touch(stream)
         if taken is None:
-            self._claim_at = now + self.settings.claim_idle_s
+            self._looks.looked(on_disk, None, now)
             return
         stream = self._stream(taken.key, now)
         items = list(taken.items)
         size = sum(size for _, size in items)
         request = Request(stream, items, size, taken.segment, taken.possible_duplicates)
         self._ledger.claimed_from_disk(len(items), self._memory(len(items), size))
-        self._holding = request
+        self._looks.looked(on_disk, request, now)
         stream.claimed = request
         stream.last_active = now
-        self._touch(stream)
+        self._agenda.touch(stream)
 
     def claim_failed(self, now: float) -> None:
-        """A look at the spool failed (it could not be read)."""
-        self._claim_busy = False
+        """A look at the spool failed (it could not be read), or came too late to count."""
         self.in_flight -= 1
-        self._claim_failures += 1
-        self._claim_at = now + max(
-            self.settings.claim_idle_s,
-            self.settings.policy.delay(self._claim_failures, self._random.random()),
-        )
-
-    def _claim_done(self, delivered: bool, now: float) -> None:
-        self._holding = None
-        if delivered:
-            self._claim_failures = 0
-            self._claim_at = now
-        else:
-            self._claim_failures += 1
-            self._claim_at = now + self.settings.policy.delay(
-                self._claim_failures, self._random.random()
-            )
+        self._looks.failed(now)
 
     # -- time --------------------------------------------------------------------------------
 
     def next_wakeup(self, now: float) -> float:
         """When :meth:`poll` may next have something to start (at the latest)."""
-        self._drop_stale_timers()
         at = self._sweep_at
-        if self._timers:
-            at = min(at, self._timers[0][0])
-        if self._may_claim(self._claim_at):
-            at = min(at, self._claim_at)
-        if self._dirty:
-            at = now
+        agenda = self._agenda.next_at(now)
+        if agenda is not None:
+            at = min(at, agenda)
+        if not self.closing and self._looks.due(self._looks.at):
+            at = min(at, self._looks.at)
         return at
 
     def _sweep(self, now: float) -> None:
@@ -736,16 +639,8 @@ class Scheduler:
         self._sweep_at = now + self.settings.idle_s / 4
         horizon = now - self.settings.idle_s
         for key, stream in list(self.streams.items()):
-            if (
-                stream.last_active <= horizon
-                and not stream.busy
-                and not stream.ready
-                and not stream.buffer
-                and stream.head is None
-                and stream.claimed is None
-                and not stream.spooling
-                and not stream.waiters
-            ):
+            if stream.last_active <= horizon and stream.idle:
+                stream.forgotten = True
                 del self.streams[key]
                 self._forgotten.append(key)
 
@@ -760,21 +655,15 @@ class Scheduler:
         """Shutdown: every stream is due now, no claims. Backoff still applies, and the pace
         only where throttling slowed it: the configured rate gives way to the deadline."""
         self.closing = True
-        for stream in self.streams.values():
-            self._touch(stream)
+        self._agenda.touch_all(list(self.streams.values()))
 
     @property
     def settled(self) -> bool:
-        """Nothing is held or in progress (every stream with work is ready, waiting for a
+        """Nothing is held or in progress (every stream with work is due, waiting for a
         timer, busy, or to be looked at)."""
-        self._drop_stale_timers()
-        if self.in_flight or self._ready or self._timers:
+        if self.in_flight:
             return False
-        return all(self._due_at(stream, 0.0) is None for stream in self._dirty)
-
-    def _drop_stale_timers(self) -> None:
-        while self._timers and self._timers[0][2].timer_at != self._timers[0][0]:
-            heapq.heappop(self._timers)
+        return self._agenda.empty(lambda stream: self._due_at(stream, 0.0) is not None)
 
     def spooling_now(self) -> bool:
         """Whether a write to the spool is in progress."""
@@ -799,7 +688,6 @@ class Scheduler:
         :meth:`abandon_spooling`). Flushes still waiting end as failed."""
         self.final = True
         left: list[tuple[Request, bool]] = []
-        pending: dict[int, _Flush] = {}
         for stream in self.streams.values():
             current = stream.current
             if current is not None and not current.to_disk:  # a write ends by itself
@@ -811,13 +699,7 @@ class Scheduler:
             stream.claimed = stream.head = None
             while stream.buffer:
                 left.append((self._cut(stream), False))
-            for flush, _ in stream.waiters:
-                pending[id(flush)] = flush
-            stream.waiters = []
-        for flush in self._flushes:
-            pending[id(flush)] = flush
-        self._flushes = []
-        self._finished.extend((flush.token, False) for flush in pending.values())
+        self._flushes.end(self.streams.values())
         return left
 
     def settle_leftover(self, request: Request, active: bool, into: str) -> None:
