@@ -410,3 +410,16 @@ def test_closing_makes_everything_due_now_and_finish_returns_what_is_left() -> N
         engine.scheduler.settle_leftover(request, active, "undelivered_at_shutdown")
     assert engine.balanced()
     assert engine.poll() == []
+
+
+def test_a_streams_last_segment_taken_from_disk_ends_its_spooling() -> None:
+    engine = spooling_engine()
+    engine.claimed(None, on_disk=frozenset({"key-s"}))  # an earlier process left one
+    engine.now = 1.0
+    engine.claimed("s", [(("s", -1), SIZE)], on_disk=frozenset())  # its only segment
+    engine.emit("s", 2)
+    (old,) = engine.sends(2.0)
+    assert payloads(old) == [("s", -1)]
+    engine.deliver(old)
+    (new,) = engine.sends()  # from memory, behind it: not written to disk
+    assert payloads(new) == [("s", 0), ("s", 1)]

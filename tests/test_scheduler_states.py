@@ -162,7 +162,8 @@ class SchedulerMachine(RuleBasedStateMachine):
             segment = self.disk.pop(0)
             self.held[id(segment)] = segment
             taken = (segment, segment.key, segment.items)
-        on_disk = frozenset(f"key-{s.key}" for s in [*self.disk, *self.held.values()])
+        others = [s for s in self.held.values() if taken is None or s is not taken[0]]
+        on_disk = frozenset(f"key-{s.key}" for s in [*self.disk, *others])  # but the one taken
         engine = self.engine
         if taken is None:
             engine.claimed(None, on_disk=on_disk)

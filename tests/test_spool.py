@@ -75,7 +75,8 @@ def test_segments_are_claimed_oldest_first_once(tmp_path: Path) -> None:
             break
         order.append(found.segment.events[0].timestamp)
         assert not found.segment.possible_duplicates
-        assert found.on_disk == {route_key(ROUTE)}
+        others = {route_key(ROUTE)} if len(order) < 3 else set()
+        assert found.on_disk == others  # the segments of its stream besides the one taken
         spool.done(found.segment)
     assert order == [1000, 2000, 3000]
     assert list(tmp_path.iterdir()) == []

@@ -597,17 +597,14 @@ class Scheduler:
     ) -> None:
         """A look at the spool that began at ``looked_at`` ended: ``taken`` (None if there
         was no segment to take) is now this process's, and the streams of ``on_disk`` have
-        segments there."""
+        other segments there."""
         self.in_flight -= 1
-        for stream in list(self._spooling):
-            writing = stream.current is not None and stream.current.to_disk
-            if not writing and stream.spooled_at < looked_at and stream.disk_key not in on_disk:
-                self._set_spooling(stream, False)  # its segments are delivered: memory again
-                self._agenda.touch(stream)
         if taken is None:
+            self._end_spooling(on_disk, looked_at)
             self._looks.looked(on_disk, None, now)
             return
         stream = self._stream(taken.key, now)
+        self._end_spooling(on_disk, looked_at)  # the segment taken goes before its stream's
         items = list(taken.items)
         size = sum(size for _, size in items)
         request = Request(stream, items, size, taken.segment, taken.possible_duplicates)
@@ -616,6 +613,14 @@ class Scheduler:
         stream.claimed = request
         stream.last_active = now
         self._agenda.touch(stream)
+
+    def _end_spooling(self, on_disk: frozenset[str], looked_at: float) -> None:
+        """Streams with nothing older on disk than what they hold go by memory again."""
+        for stream in list(self._spooling):
+            writing = stream.current is not None and stream.current.to_disk
+            if not writing and stream.spooled_at < looked_at and stream.disk_key not in on_disk:
+                self._set_spooling(stream, False)
+                self._agenda.touch(stream)
 
     def claim_failed(self, now: float) -> None:
         """A look at the spool failed (it could not be read), or came too late to count."""

@@ -108,7 +108,8 @@ class Claim:
     bad: int
     """Events in segments that could not be read (renamed ``.bad``)."""
     on_disk: frozenset[str]
-    """The keys (:func:`route_key`) of the streams with segments in the directory."""
+    """The keys (:func:`route_key`) of the streams with segments in the directory besides
+    the one taken."""
 
 
 def encode(route: Route, events: Sequence[LogEvent], possible_duplicates: bool = False) -> bytes:
@@ -321,7 +322,7 @@ class Spool:
 
     def claim(self) -> Claim:
         """Look at the directory once: take the oldest segment nobody else holds, remove
-        abandoned temporary files, and note which streams have segments waiting."""
+        abandoned temporary files, and note which streams have other segments waiting."""
         bad = 0
         found: Segment | None = None
         keys: set[str] = set()
@@ -333,11 +334,12 @@ class Spool:
                 continue
             if name in self._stuck:
                 continue
-            keys.add(_key_of(name))
             if found is not None:
+                keys.add(_key_of(name))
                 continue
             taken = self._lock_file(name)
             if taken is None:
+                keys.add(_key_of(name))
                 continue
             fd, path, taken_over = taken
             try:
