@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.resources import Resource
 
-from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor
+from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor, LoggingHandler
 
 
 def main() -> None:

@@ -16,11 +16,11 @@ from __future__ import annotations
 import logging
 
 from opentelemetry import trace
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
-from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor
+from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor, LoggingHandler
 
 
 def main() -> None:

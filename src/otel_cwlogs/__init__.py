@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .errors import ConfigError
 from .exporter import CloudWatchLogExporter, ExporterStats
+from .handler import LoggingHandler
 from .processor import CloudWatchLogRecordProcessor, ProcessorStats
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "CloudWatchLogRecordProcessor",
     "ConfigError",
     "ExporterStats",
+    "LoggingHandler",
     "ProcessorStats",
 ]
 __version__ = "0.1.0"

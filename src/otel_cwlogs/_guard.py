@@ -19,6 +19,8 @@ from typing import Any, Callable, TypeVar, cast
 import wrapt
 from opentelemetry import context
 
+from .handler import LoggingHandler
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 _SUPPRESS_PLAIN_KEY = "suppress_instrumentation"  # the key older instrumentations read
@@ -73,8 +75,11 @@ OWN_RECORDS = _OwnRecordsFilter("otel_cwlogs")
 
 
 def is_otel_handler(handler: logging.Handler) -> bool:
-    """Whether ``handler`` feeds OpenTelemetry (the SDK's or the contrib ``LoggingHandler``)."""
-    return type(handler).__module__.startswith("opentelemetry")
+    """Whether ``handler`` feeds OpenTelemetry (this package's, the SDK's or the contrib
+    ``LoggingHandler``)."""
+    return isinstance(handler, LoggingHandler) or type(handler).__module__.startswith(
+        "opentelemetry"
+    )
 
 
 def protect_root_handlers() -> None:

@@ -11,8 +11,8 @@ Processors changed too: SDK <= 1.34 calls ``emit(log_data)``, 1.35 and later
 the other processors, which a batching processor copies (:func:`batch_item`).
 
 Auto-configuration: the global logger provider is a proxy until something sets one
-(:func:`configured_logger_provider`), and the SDK's ``LoggingHandler`` is deprecated from 1.40
-(:func:`sdk_logging_handler`).
+(:func:`configured_logger_provider`), and the SDK's configuration keeps its logging handler
+across ``logging.basicConfig`` from 1.36 (:func:`sdk_logging_handler`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -216,20 +215,15 @@ def auto_instrumentation_version() -> str | None:
 
 
 def sdk_logging_handler(provider: Any) -> logging.Handler:
-    """The SDK's logging handler for ``provider``, kept across ``logging.basicConfig`` and
-    ``dictConfig`` calls as the SDK's own configuration keeps it (SDK 1.36+).
-
-    From SDK 1.40 the class warns that it is deprecated in favour of the one in
-    ``opentelemetry-instrumentation-logging``; that package's instrumentor puts its own
-    handler in place, so this one is only made where it is absent or turned off.
+    """The package's :class:`~otel_cwlogs.LoggingHandler` for ``provider``, kept across
+    ``logging.basicConfig`` and ``dictConfig`` calls as the SDK's own configuration keeps its
+    handler (SDK 1.36+).
     """
     from opentelemetry.sdk import _configuration
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        handler: logging.Handler = _logs.LoggingHandler(
-            level=logging.NOTSET, logger_provider=provider
-        )
+    from .handler import LoggingHandler
+
+    handler = LoggingHandler(level=logging.NOTSET, logger_provider=provider)
     keep = getattr(_configuration, "_overwrite_logging_config_fns", None)
     if keep is not None:
         keep(handler)
