@@ -87,3 +87,8 @@ def app_bodies(logs: Any, group: str, expected: list[str], stream: str = "app") 
     wanted = set(expected)
     docs = [json.loads(e["message"]) for e in read_events(logs, group, stream)]
     return [d["body"] for d in docs if isinstance(d.get("body"), str) and d["body"] in wanted]
+
+
+def otel_handlers(report: dict[str, Any]) -> list[str]:
+    """The modules of the root logger's OpenTelemetry handlers (this package's among them)."""
+    return [h for h in report["handlers"] if h.startswith(("opentelemetry", "otel_cwlogs"))]

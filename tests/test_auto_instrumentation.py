@@ -1,12 +1,16 @@
 """`opentelemetry-instrument` end to end, in real subprocesses, against the emulator.
 
-These run in every tox env, where no distro is installed: this package's configurator is the
-only one. ``test_distros.py`` runs the same under ``opentelemetry-distro`` and ADOT.
+These run in every tox env. Where no distro is installed (no configurator at all), this
+package's post-instrument hook runs the SDK's configuration; ``test_distros.py`` runs the same
+under ``opentelemetry-distro`` and ADOT, and the tests here that are not marked
+``without_distro`` run there too.
 """
 
 from __future__ import annotations
 
+import re
 import sys
+import textwrap
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +21,7 @@ from opentelemetry.util._importlib_metadata import entry_points
 
 from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor, autoconfig
 
-from .autorun import app_bodies, instrument
+from .autorun import app_bodies, instrument, otel_handlers
 from .limits import Recorder
 
 APP = """
@@ -32,11 +36,9 @@ APP = """
 APP_LINES = ["order 1 paid", "stock low: A-42", "refund é 日本"]
 
 
-OTHER_CONFIGURATORS = [
-    e.name for e in entry_points(group="opentelemetry_configurator") if e.name != "cloudwatch_logs"
-]
+CONFIGURATORS = [e.name for e in entry_points(group="opentelemetry_configurator")]
 without_distro = pytest.mark.skipif(
-    bool(OTHER_CONFIGURATORS),
+    bool(CONFIGURATORS),
     reason="a distro is installed, so its configurator runs: see test_distros.py",
 )
 
@@ -51,9 +53,10 @@ def test_records_are_shipped_with_the_handler_flag_set_or_not(
     )
     assert "app done" in result.stdout
     assert app_bodies(logs, group, APP_LINES) == APP_LINES
-    assert report["configured"] == ["cloudwatch_logs"]
+    assert report["configured"] == []  # no configurator is installed: the hook ran the SDK's
+    assert report["id_generator"] == "RandomIdGenerator"
     assert report["processors"] == ["CloudWatchLogRecordProcessor"]
-    assert sum(h.startswith("opentelemetry") for h in report["handlers"]) == 1
+    assert len(otel_handlers(report)) == 1
     assert recorder.requests
 
 
@@ -111,7 +114,7 @@ def test_the_handler_stays_off_when_turned_off(checked: str, logs: Any, group: s
         OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED="false",
         OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION="false",
     )
-    assert not [h for h in report["handlers"] if h.startswith("opentelemetry")]
+    assert otel_handlers(report) == []
     assert report["received"] == [0]
 
 
@@ -147,7 +150,7 @@ def test_the_swap_changes_the_name_where_the_loader_looks_it_up(
     from otel_cwlogs import _entry
 
     loaded = configurator_module.load(lambda: _entry.CloudWatchLogExporter)
-    assert loaded is CloudWatchLogExporter
+    assert issubclass(loaded, CloudWatchLogExporter)  # the SDK checks it is an exporter class
     assert configurator_module.BatchLogRecordProcessor is not export.BatchLogRecordProcessor
     assert configurator_module.load(autoconfig.swap_batch_processor) == []  # idempotent
 
@@ -185,21 +188,109 @@ class _EntryPoint:
 
 
 @pytest.mark.parametrize(
-    ("installed", "named", "runs"),
+    ("installed", "named", "ran"),
     [
-        (["cloudwatch_logs"], "", None),
-        (["cloudwatch_logs", "configurator"], "", "configurator"),
-        (["cloudwatch_logs", "aws_configurator", "configurator"], "", "aws_configurator"),
-        (["configurator", "cloudwatch_logs"], "", "configurator"),
-        (["cloudwatch_logs", "aws_configurator"], "cloudwatch_logs", None),
+        ([], "", False),
+        (["configurator"], "", True),
+        (["aws_configurator", "configurator"], "", True),
+        (["aws_configurator", "configurator"], "configurator", True),
+        (["configurator"], "cloudwatch_logs", False),  # named by an older release's docs
     ],
 )
-def test_the_configurator_hands_over_unless_named(
-    monkeypatch: pytest.MonkeyPatch, installed: list[str], named: str, runs: str | None
+def test_the_sdk_is_configured_by_the_hook_only_when_no_configurator_ran(
+    monkeypatch: pytest.MonkeyPatch, installed: list[str], named: str, ran: bool
 ) -> None:
     monkeypatch.setenv("OTEL_PYTHON_CONFIGURATOR", named)
     monkeypatch.setattr(
         autoconfig, "entry_points", lambda group: [_EntryPoint(name) for name in installed]
     )
-    chosen = autoconfig._configurator_to_run()
-    assert (chosen.name if chosen is not None else None) == runs
+    assert autoconfig._a_configurator_ran() is ran
+
+
+def test_an_exporter_the_environment_cannot_make_is_a_stand_in_that_counts(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from otel_cwlogs import _entry
+    from otel_cwlogs.unconfigured import UnconfiguredExporter
+
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    exporter = _entry.CloudWatchLogExporter()
+    assert isinstance(exporter, UnconfiguredExporter)
+    (said,) = caplog.messages
+    assert said.startswith("cloudwatch_logs: region_name=None is invalid: no AWS region")
+    assert "no logs are shipped to CloudWatch" in said
+    exporter.export([object(), object()])
+    exporter.shutdown()
+    exporter.shutdown()
+    assert exporter.undeliverable == 2
+    assert caplog.messages[1:] == [
+        "cloudwatch_logs: 2 log records were not shipped, as said at start"
+    ]
+    with pytest.raises(ValueError, match="region_name"):
+        CloudWatchLogExporter()  # a manual set-up still gets the error
+
+
+PROBE = {
+    "probe_instrumentor.py": """
+        from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+
+        class ProbeInstrumentor(BaseInstrumentor):
+            def instrumentation_dependencies(self):
+                return []
+
+            def _instrument(self, **kwargs):
+                print("PROBE INSTRUMENTED", flush=True)
+
+            def _uninstrument(self, **kwargs):
+                pass
+    """,
+    "probe_instrumentor-1.0.dist-info/METADATA": """
+        Metadata-Version: 2.1
+        Name: probe-instrumentor
+        Version: 1.0
+    """,
+    "probe_instrumentor-1.0.dist-info/entry_points.txt": """
+        [opentelemetry_instrumentor]
+        probe = probe_instrumentor:ProbeInstrumentor
+    """,
+}
+
+SPAN_APP = """
+    import logging
+    from opentelemetry import trace
+    logging.getLogger().setLevel(logging.INFO)
+    with trace.get_tracer("probe").start_as_current_span("probe-span"):
+        logging.getLogger("shop").info("inside a span")
+    print("app done")
+"""
+
+
+def test_no_region_costs_the_logs_and_nothing_else(group: str, tmp_path: Any) -> None:
+    for name, text in PROBE.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(textwrap.dedent(text).lstrip())
+    result, report = instrument(
+        SPAN_APP,
+        "http://127.0.0.1:9",
+        group,
+        PYTHONPATH=str(tmp_path),
+        AWS_DEFAULT_REGION="<unset>",
+        OTEL_TRACES_EXPORTER="console",
+        OTEL_METRICS_EXPORTER="none",
+    )
+    assert "PROBE INSTRUMENTED" in result.stdout  # the instrumentors were loaded
+    assert '"name": "probe-span"' in result.stdout  # traces were set up and exported
+    assert "Traceback" not in result.stderr
+    about_region = [line for line in result.stderr.splitlines() if "region" in line]
+    assert len(about_region) == 1, result.stderr
+    assert about_region[0].startswith("otel_cwlogs: ERROR: cloudwatch_logs: region_name=None")
+    assert "AWS_REGION or AWS_DEFAULT_REGION" in about_region[0]
+    counted = re.search(
+        r"^otel_cwlogs: ERROR: cloudwatch_logs: (\d+) log records were not shipped, as said at "
+        r"start$",
+        result.stderr,
+        re.MULTILINE,
+    )
+    assert counted is not None, result.stderr
+    assert int(counted[1]) >= 1
+    assert report["processors"] == ["BatchLogRecordProcessor"]  # the stand-in's

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -131,3 +132,28 @@ def test_shutdown_ends_within_its_timeout_whatever_the_endpoint_does(
     assert set(lost) <= {"in_flight_at_shutdown", "undelivered_at_shutdown"}
     (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("shutdown:")]
     assert f"of 500 log records received, {stats.dropped_total} dropped" in line
+
+
+def test_an_unreachable_endpoint_costs_the_shutdown_bound_and_the_last_line_counts_it_all(
+    session: boto3.session.Session, group: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{sock.getsockname()[1]}"  # nothing listens once closed
+    exporter = CloudWatchLogExporter(
+        session=session, endpoint_url=nobody, log_group_name=group, log_stream_name="s"
+    )
+    engine = CloudWatchLogRecordProcessor(exporter, flush_on_sigterm=False)  # the defaults
+    with caplog.at_level(logging.WARNING, logger="otel_cwlogs"), pipeline(engine) as log:
+        for i in range(3):
+            log.info("record %d", i)
+        wait_until(lambda: "could not deliver" in caplog.text, timeout=30)
+        log.info("the last record, after the first report")
+        started = time.monotonic()
+        engine.shutdown()
+        took = time.monotonic() - started
+    stats = engine.stats()
+    assert stats.exporter is not None
+    assert took < engine.config.shutdown_timeout_millis / 1000 + 0.3
+    assert (stats.received, stats.exporter.delivered) == (4, 0)
+    assert caplog.messages[-1].startswith("shutdown: of 4 log records received, 4 dropped (")

@@ -1,6 +1,6 @@
 """``opentelemetry-instrument`` support, whichever distro or configurator is installed.
 
-Three entry points of this package take part in auto-instrumentation, and together they make
+Two entry points of this package take part in auto-instrumentation, and together they make
 ``OTEL_LOGS_EXPORTER=cloudwatch_logs opentelemetry-instrument python app.py`` ship every
 record through :class:`CloudWatchLogRecordProcessor` under ``opentelemetry-distro``, AWS's
 ``aws-opentelemetry-distro`` or no distro at all:
@@ -11,13 +11,15 @@ record through :class:`CloudWatchLogRecordProcessor` under ``opentelemetry-distr
   own module a moment later; there the name now makes a ``CloudWatchLogRecordProcessor`` for a
   :class:`CloudWatchLogExporter`, and the stock processor for any other exporter.
 - ``opentelemetry_post_instrument`` (:func:`complete_logging`), after every configurator and
-  instrumentor: sets up a logger provider when none was (SDK <= 1.29, or a distro that skips
-  logs without ``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED``), and puts the SDK's logging
+  instrumentor: when no configurator ran (no distro is installed), runs the SDK's own
+  configuration, as a distro's configurator would have; sets up a logger provider when none
+  was (SDK <= 1.29, or a distro that skips logs without
+  ``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED``); and puts the package's logging
   handler on the root logger when no OpenTelemetry handler is there.
-- ``opentelemetry_configurator`` (:class:`CloudWatchConfigurator`): the SDK's configuration.
-  Configurators are exclusive (the first one found runs), so unless it is named by
-  ``OTEL_PYTHON_CONFIGURATOR`` it hands over to the configurator that would have run had this
-  package not been installed: a distro's own configuration stays in effect.
+
+The package registers no configurator: configurators are exclusive, and ``opentelemetry-
+instrument`` warns at every start about each one it does not run, so a second one beside a
+distro's would put a line of this package's into every application's logs.
 
 ``OTEL_EXPORTER_CLOUDWATCH_LOGS_REPLACE_BATCH_PROCESSOR=false`` turns the swap off;
 ``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED=false`` (or the contrib instrumentation's
@@ -43,12 +45,12 @@ from . import _sdk
 from ._diag import logger
 from ._guard import is_otel_handler, protect_root_handlers
 from .config import env_flag
-from .errors import ConfigError
 from .exporter import CloudWatchLogExporter
 from .processor import CloudWatchLogRecordProcessor
+from .unconfigured import exporter_from_environment
 
 NAME = "cloudwatch_logs"
-"""The name of this package's exporter and configurator entry points."""
+"""The name of this package's exporter entry point."""
 
 SWAP_VARIABLE = "OTEL_EXPORTER_CLOUDWATCH_LOGS_REPLACE_BATCH_PROCESSOR"
 HANDLER_VARIABLE = "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED"
@@ -116,13 +118,33 @@ def _resource() -> Resource:
     return Resource.create({"telemetry.auto.version": version} if version else {})
 
 
-def _new_provider() -> LoggerProvider | None:
+def _a_configurator_ran() -> bool:
+    """Whether ``opentelemetry-instrument`` found a configurator to run: the first one
+    installed, or the one ``OTEL_PYTHON_CONFIGURATOR`` names."""
+    names = [e.name for e in entry_points(group="opentelemetry_configurator")]
+    named = os.environ.get("OTEL_PYTHON_CONFIGURATOR", "").strip()
+    return named in names if named else bool(names)
+
+
+def _configure_sdk() -> None:
+    """The SDK's own configuration (traces, metrics, logs from ``OTEL_*``), as the configurator
+    of ``opentelemetry-distro`` runs it; a failure of it is said in one line."""
     try:
-        exporter = CloudWatchLogExporter()
-    except ConfigError as error:
-        logger.error("cloudwatch_logs: %s; no logs are shipped", error)
-        return None
-    swap = env_flag(SWAP_VARIABLE, default=True)
+        _OTelSDKConfigurator().configure(  # type: ignore[no-untyped-call]
+            auto_instrumentation_version=_sdk.auto_instrumentation_version()
+        )
+    except Exception as error:
+        logger.error(
+            "cloudwatch_logs: the OpenTelemetry SDK's configuration failed (%s: %s); "
+            "logs are set up alone",
+            type(error).__name__,
+            error,
+        )
+
+
+def _new_provider() -> LoggerProvider:
+    exporter = exporter_from_environment()
+    swap = env_flag(SWAP_VARIABLE, default=True) and isinstance(exporter, CloudWatchLogExporter)
     provider = LoggerProvider(resource=_resource())
     processor = CloudWatchLogRecordProcessor if swap else BatchLogRecordProcessor
     provider.add_log_record_processor(processor(exporter))
@@ -139,17 +161,17 @@ def complete_logging() -> None:
     if NAME not in _exporter_names() or env_flag("OTEL_SDK_DISABLED", default=False):
         return
     try:
+        if not _a_configurator_ran():
+            _configure_sdk()
         provider = _sdk.configured_logger_provider()
         if provider is None:
             provider = _new_provider()
-            if provider is None:
-                return
         elif not isinstance(provider, LoggerProvider):
             logger.error(
                 "OTEL_LOGS_EXPORTER names cloudwatch_logs, but the logger provider set up at "
                 "start-up is a %s, not the OpenTelemetry SDK's: nothing is shipped to "
                 "CloudWatch. Let the SDK's configuration set up logs (a distro's "
-                "configurator, or OTEL_PYTHON_CONFIGURATOR=cloudwatch_logs).",
+                "configurator, or none).",
                 type(provider).__name__,
             )
             return
@@ -157,30 +179,7 @@ def complete_logging() -> None:
         if _wants_handler() and not any(is_otel_handler(h) for h in root.handlers):
             root.addHandler(_sdk.sdk_logging_handler(provider))
         protect_root_handlers()
-    except Exception:
-        logger.error("cloudwatch_logs: setting up logging failed", exc_info=True)
-
-
-def _configurator_to_run() -> Any:
-    """The configurator entry point that runs instead of this one, or None for this one."""
-    if os.environ.get("OTEL_PYTHON_CONFIGURATOR", "").strip() == NAME:
-        return None
-    others = [e for e in entry_points(group="opentelemetry_configurator") if e.name != NAME]
-    return others[0] if others else None
-
-
-class CloudWatchConfigurator(_OTelSDKConfigurator):
-    """The SDK's configurator, for installs without a distro (or when named explicitly).
-
-    With another configurator installed and ``OTEL_PYTHON_CONFIGURATOR`` not naming this one,
-    it runs that one instead: the one ``opentelemetry-instrument`` would have picked had this
-    package not been installed.
-    """
-
-    def _configure(self, **kwargs: Any) -> None:
-        other = _configurator_to_run()
-        if other is None:
-            super()._configure(**kwargs)  # type: ignore[no-untyped-call]
-            return
-        logger.info("configuration handed to the %s configurator", other.name)
-        other.load()().configure(**kwargs)
+    except Exception as error:
+        logger.error(
+            "cloudwatch_logs: setting up logging failed (%s: %s)", type(error).__name__, error
+        )

@@ -212,7 +212,7 @@ class Workers:
             for request in self._scheduler.abandon_spooling():
                 self._scheduler.settle_leftover(request, True, UNDELIVERED)
         self._intake.finalize(UNDELIVERED)
-        self._report_drops()
+        self._report_drops(say=False)  # the shutdown's summary line states them
 
     def _last_resort(self, request: Request, active: bool, deadline: float) -> str:
         """Where a request left at shutdown goes: the spool, or a drop reason."""
@@ -322,13 +322,15 @@ class Workers:
         self._submit(actions)
         self._report_drops()
 
-    def _report_drops(self) -> None:
+    def _report_drops(self, say: bool = True) -> None:
         """Say (rate-limited, with the numbers) what was dropped since the last time."""
         if not self._intake.has_unreported:
             return
         for reason, count in self._intake.unreported().items():
             if self._on_dropped is not None:
                 self._on_dropped(count, reason)
+            if not say:
+                continue
             self._report.tally(
                 f"dropped:{reason}",
                 count,
