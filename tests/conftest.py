@@ -87,6 +87,21 @@ def checked(moto_endpoint: str, recorder: Recorder) -> Iterator[str]:
     proxy.close()
 
 
+@pytest.fixture
+def recorded(moto_endpoint: str) -> Iterator[tuple[FaultProxy, Recorder]]:
+    """A limit-checking proxy to the emulator that also notes which key signed what."""
+    recorder = Recorder()
+    proxy = FaultProxy(moto_endpoint, recorder=recorder)
+    yield proxy, recorder
+    proxy.close()
+    assert recorder.problems == []
+
+
+def keys_for(proxy: FaultProxy, operation: str) -> set[str]:
+    """The access key ids that signed calls of ``operation`` through ``proxy``."""
+    return {key for (op, key), _ in proxy.signed_with.items() if op == operation}
+
+
 def read_events(logs: Any, group: str, stream: str) -> list[dict[str, Any]]:
     """Every event of a stream, oldest first."""
     events: list[dict[str, Any]] = []

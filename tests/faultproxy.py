@@ -4,8 +4,9 @@ Tests point the exporter's endpoint at the proxy and either queue faults for an 
 its ``X-Amz-Target`` name, e.g. ``PutLogEvents``), or set a :class:`Chaos` of probabilities
 for it; everything else is forwarded untouched. Faults are answered over real HTTP, so botocore
 parses them exactly as it would AWS's. The proxy can also go down (refusing connections) and
-come back on the same port, can take calls and never answer them, and can enforce sequence
-tokens like the pre-2023 service. Given a
+come back on the same port, can take calls and never answer them, can enforce sequence
+tokens like the pre-2023 service, and can refuse an access key as AWS refuses one it does not
+know (the emulator checks no signature). Given a
 :class:`~tests.limits.Recorder`, it checks every PutLogEvents request that passes through
 against the real limits: the way to check the requests of an exporter in another process.
 """
@@ -72,6 +73,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._down = False
         self._hanging: set[str] = set()
+        self._refused_keys: dict[str, dict[str, str]] = {}
         self._released = threading.Event()
         proxy = self
 
@@ -123,6 +125,16 @@ class FaultProxy:
         """Forward the next ``times`` calls, then add ``fields`` to the service's answer."""
         self._add(operation, Fault("annotate", times, 200, fields))
 
+    def refuse_key(
+        self,
+        access_key_id: str,
+        code: str = "UnrecognizedClientException",
+        message: str = "The security token included in the request is invalid.",
+    ) -> None:
+        """Answer every call signed with ``access_key_id`` as AWS answers a key it refuses."""
+        with self._lock:
+            self._refused_keys[access_key_id] = {"__type": code, "message": message}
+
     def hang(self, operation: str) -> None:
         """Accept the calls of ``operation`` and never answer them (until :meth:`close`)."""
         self._hanging.add(operation)
@@ -144,6 +156,7 @@ class FaultProxy:
         with self._lock:
             self._faults.clear()
             self._chaos.clear()
+            self._refused_keys.clear()
 
     def close(self) -> None:
         self._released.set()
@@ -192,9 +205,17 @@ class FaultProxy:
             self._drop(handler)
             return
         credential = handler.headers.get("Authorization", "").partition("Credential=")[2]
-        self.signed_with[(operation, credential.split("/", 1)[0])] += 1
+        key = credential.split("/", 1)[0]
+        self.signed_with[(operation, key)] += 1
         if self.recorder is not None and operation == "PutLogEvents":
             self.recorder.record(json.loads(body))
+        with self._lock:
+            refusal = self._refused_keys.get(key)
+            if refusal is not None:
+                self.injected["refused_key"] += 1
+        if refusal is not None:
+            self._reply(handler, 400, json.dumps(refusal).encode())
+            return
         fault = self._next_fault(operation, body)
         if fault is None and operation == "PutLogEvents" and self._over_rate(body):
             fault = "throttle"

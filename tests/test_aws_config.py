@@ -23,7 +23,7 @@ import pytest
 from otel_cwlogs import CloudWatchLogExporter, ConfigError
 from otel_cwlogs._sdk import ExportResult
 
-from .conftest import read_events
+from .conftest import keys_for, read_events
 from .faultproxy import FaultProxy
 from .limits import Recorder
 from .records import sdk_items
@@ -41,20 +41,6 @@ def sts(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> str:
     """STS calls go to the emulator, as ``AWS_ENDPOINT_URL_STS`` sends them."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", moto_endpoint)
     return moto_endpoint
-
-
-@pytest.fixture
-def recorded(moto_endpoint: str) -> Iterator[tuple[FaultProxy, Recorder]]:
-    """A limit-checking proxy to the emulator that also notes which key signed what."""
-    recorder = Recorder()
-    proxy = FaultProxy(moto_endpoint, recorder=recorder)
-    yield proxy, recorder
-    proxy.close()
-    assert recorder.problems == []
-
-
-def keys_for(proxy: FaultProxy, operation: str) -> set[str]:
-    return {key for (op, key), _ in proxy.signed_with.items() if op == operation}
 
 
 def test_put_log_events_is_signed_with_the_assumed_roles_key(

@@ -7,6 +7,7 @@ suppressed, and what botocore and urllib3 log meanwhile stays out of the pipelin
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import threading
@@ -20,7 +21,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from ._diag import logger
+from ._diag import RateLimitedLog, logger
 from ._guard import guarded
 from .credentials import region_from_instance_metadata
 from .errors import ConfigError
@@ -46,7 +47,19 @@ RETRYABLE_CODES = frozenset(
     }
 )
 """Error codes that say "try again later". Anything else (InvalidParameterException,
-AccessDeniedException, UnrecognizedClientException, ...) fails at once."""
+AccessDeniedException, ...) fails at once, except credential trouble (see
+:class:`LogsEdge`)."""
+
+REFUSED_KEY_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "ExpiredTokenException",
+        "ExpiredToken",
+        "InvalidSignatureException",
+    }
+)
+"""Error codes that say the key a request was signed with is not, or no longer, valid: the
+credential chain, read again, may hold a newer one (a rotated key, a renewed token)."""
 
 THROTTLING_CODES = frozenset(
     {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
@@ -131,9 +144,25 @@ def maybe_sent(exc: BaseException) -> bool:
     )
 
 
+def key_refused(exc: BaseException) -> bool:
+    """Whether a call failed for its credentials: the service refused the key it was signed
+    with, or the chain gave none (or half of one, as a file read while being rewritten)."""
+    return error_code(exc) in REFUSED_KEY_CODES or isinstance(
+        exc, (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError)
+    )
+
+
 def is_retryable(exc: BaseException) -> bool:
-    """Whether a failure is passing: throttling, a 5xx, the network."""
-    if isinstance(exc, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)):
+    """Whether a failure is passing: throttling, a 5xx, the network, a credential provider
+    that failed to fetch (STS, the container or instance credentials endpoint)."""
+    if isinstance(
+        exc,
+        (
+            botocore.exceptions.ConnectionError,
+            botocore.exceptions.HTTPClientError,
+            botocore.exceptions.CredentialRetrievalError,
+        ),
+    ):
         return True
     if isinstance(exc, botocore.exceptions.ClientError):
         return error_code(exc) in RETRYABLE_CODES or _http_status(exc) >= 500
@@ -160,6 +189,13 @@ class RetryPolicy:
     max_again: int = 3
     """Attempts in a row that ask to be sent again at once (a stream just made, a sequence
     token corrected, the entity refused) before that counts as a failure."""
+    credential_grace_s: float = 60.0
+    """How long credential trouble counts as passing, from its first failure since the last
+    call that worked: retried like an outage until then, a lasting failure after."""
+    reread_after_s: float = 1.0
+    """The shortest wait between two readings of the credential chain; it doubles after each
+    one, up to ``reread_max_s``, until a call works again."""
+    reread_max_s: float = 30.0
 
     def delay(self, attempt: int, rand: float) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based); ``rand`` in [0, 1)."""
@@ -270,6 +306,17 @@ class LogsEdge:
     ``ResourceNotFoundException``. :meth:`attempt` makes one try of a request (what the
     processor's scheduler retries); :meth:`put` tries until delivered or out of time, under
     the :class:`RetryPolicy` (what the exporter's own ``export`` does).
+
+    Credentials that change are picked up. With ``rereads_credentials`` (the client is made
+    by ``client_factory`` from a credential chain of the exporter's own), a refused key
+    (:data:`REFUSED_KEY_CODES`) or missing credentials make a new client, the chain read
+    again, and the request is retried like an outage; a credential provider that failed
+    (``CredentialRetrievalError``) is retried so, whoever owns the chain. The chain is read at
+    most once per ``policy.reread_after_s``, that wait doubling up to ``reread_max_s`` while
+    nothing works; after ``policy.credential_grace_s`` of failures with no call working in
+    between, the trouble is lasting: requests fail at once (and are reported with their
+    cause), while the chain is still read again now and then, so that a key fixed later is
+    used.
     """
 
     def __init__(
@@ -283,9 +330,15 @@ class LogsEdge:
         policy: RetryPolicy | None = None,
         log_group_class: str | None = None,
         kms_key_id: str | None = None,
+        rereads_credentials: bool = False,
     ) -> None:
         self._factory = client_factory
         self._owns_client = owns_client
+        self._rereads = rereads_credentials and owns_client
+        self.policy = policy or RetryPolicy()
+        self._report = RateLimitedLog()
+        self._credential_lock = threading.Lock()
+        self._credentials_work()
         self._attempt_timeout: float | None = None
         self._staged = threading.local()
         self._use(client_factory(None))
@@ -297,7 +350,6 @@ class LogsEdge:
             for key, value in (("logGroupClass", log_group_class), ("kmsKeyId", kms_key_id))
             if value is not None
         }
-        self.policy = policy or RetryPolicy()
         self.stop = threading.Event()
         self._tokens: dict[tuple[str, str], str] = {}
         self.send_entity = True
@@ -310,6 +362,8 @@ class LogsEdge:
     def after_fork(self) -> None:
         """In a forked child: a new client (boto3 clients are not fork-safe), fresh state."""
         self._tokens.clear()
+        self._credential_lock = threading.Lock()
+        self._credentials_work()
         if self._owns_client:
             self._use(self._factory(self._attempt_timeout))
 
@@ -328,12 +382,13 @@ class LogsEdge:
         self._tokens.pop((route.group, route.stream), None)
 
     def _use(self, client: Any) -> None:
-        self._client = client
+        """Send with ``client`` from now on (ready before another thread may take it)."""
         client.meta.events.register(
             "before-call.cloudwatch-logs.PutLogEvents",
             self._swap_body,
             unique_id=f"otel-cwlogs-body-{id(self)}",
         )
+        self._client = client
 
     def _swap_body(self, params: dict[str, Any], **_: Any) -> None:
         """Put the request body this thread staged in place of botocore's serialization.
@@ -400,11 +455,54 @@ class LogsEdge:
         missing, the calls that make them). Raises :class:`SendAgain` when the request is to
         be sent again at once, :class:`DeliveryError` when this try failed."""
         try:
-            return self._attempt(route, events)
+            result = self._attempt(route, events)
         except (SendAgain, DeliveryError):
             raise
         except Exception as exc:
-            raise delivery_error(exc) from None
+            raise self._failure(exc) from None
+        if self._troubled_since is not None:
+            self._credentials_work()
+        return result
+
+    def _credentials_work(self) -> None:
+        """No credential trouble (a call worked): the next may have the chain read at once."""
+        with self._credential_lock:
+            self._troubled_since: float | None = None
+            self._reread_at = 0.0
+            self._reread_wait = self.policy.reread_after_s
+
+    def _failure(self, exc: Exception) -> DeliveryError:
+        """The :class:`DeliveryError` of a failed call; credential trouble is passing within
+        the grace, and may have the chain read again (see the class's docstring)."""
+        error = delivery_error(exc)
+        refused = self._rereads and key_refused(exc)
+        if not refused and not isinstance(exc, botocore.exceptions.CredentialRetrievalError):
+            return error
+        now = time.monotonic()
+        with self._credential_lock:
+            if self._troubled_since is None:
+                self._troubled_since = now
+            error.retryable = now - self._troubled_since < self.policy.credential_grace_s
+            reread = refused and now >= self._reread_at
+            if reread:
+                self._reread_at = now + self._reread_wait
+                self._reread_wait = min(2 * self._reread_wait, self.policy.reread_max_s)
+        if reread:
+            self._reread_credentials(error.code)
+        return error
+
+    def _reread_credentials(self, cause: str) -> None:
+        """A new client, the credential chain read again; the current one is kept when that
+        fails (the next reading is tried after the wait)."""
+        try:
+            client = self._factory(self._attempt_timeout)
+        except Exception as exc:
+            self._report.log(
+                "reread", logging.WARNING, "could not read the AWS credentials again: %s", exc
+            )
+            return
+        self._use(client)
+        logger.info("read the AWS credentials again after %s", cause)
 
     def _attempt(self, route: Route, events: Sequence[LogEvent]) -> PutResult:
         params: dict[str, Any] = {"logGroupName": route.group, "logStreamName": route.stream}

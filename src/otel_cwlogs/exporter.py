@@ -31,6 +31,10 @@ NOT_RETRYABLE_HINTS = {
     "AccessDeniedException": "the credentials lack an IAM permission (logs:PutLogEvents, "
     "logs:CreateLogStream, logs:CreateLogGroup, logs:PutRetentionPolicy)",
     "UnrecognizedClientException": "the AWS access key id or secret key is not valid",
+    "InvalidSignatureException": "the AWS secret key does not match the access key id",
+    "ExpiredTokenException": "the AWS session token has expired",
+    "ExpiredToken": "the AWS session token has expired",
+    "CredentialRetrievalError": "the AWS credentials could not be fetched",
     "InvalidParameterException": "CloudWatch refused the request's parameters",
     "ResourceNotFoundException": "the log group or stream does not exist",
     "NoCredentialsError": "no AWS credentials were found (environment, profile or role)",
@@ -84,6 +88,15 @@ class CloudWatchLogExporter(ExporterBase):
     certificates are verified unless ``verify`` says otherwise (False, or a CA bundle path).
     The counters of :meth:`stats` are also OpenTelemetry metrics (``otel_cwlogs.exporter.*``)
     of ``meter_provider``, or of the global one.
+
+    Credentials that change are picked up: when AWS refuses the key (a rotated key, an
+    expired session token) or none is found, the credential chain is read again and the
+    request retried, like an outage, for up to a minute; then it fails, reported with its
+    cause (see :class:`~otel_cwlogs.client.LogsEdge`). The chain is the exporter's own when it
+    makes it: the default chain, ``profile_name``, or ``role_arn`` (assumed again, also over a
+    given ``session``). A given ``session`` without ``role_arn`` keeps the credentials it
+    holds (botocore refreshes those that expire), and a given ``client`` is used as it is:
+    with either, a refused key fails at once.
     """
 
     def __init__(
@@ -177,6 +190,7 @@ class CloudWatchLogExporter(ExporterBase):
                 policy=RetryPolicy(),
                 log_group_class=config.log_group_class,
                 kms_key_id=config.kms_key_id,
+                rereads_credentials=session is None or config.role_arn is not None,
             )
             return config, router, edge
 
@@ -433,7 +447,13 @@ class CloudWatchLogExporter(ExporterBase):
         count: int,
         hint: str = "retries did not succeed before the timeout",
     ) -> None:
-        """Say (rate-limited, per cause) that ``count`` events could not be delivered."""
+        """Say (rate-limited, per cause) that ``count`` events could not be delivered: the cause
+        when it is known, and for a passing failure what became of them."""
+        cause = NOT_RETRYABLE_HINTS.get(exc.code)
+        if cause is not None and exc.retryable:
+            hint = f"{cause}; {hint}"
+        elif cause is not None:
+            hint = cause
         self._report.log(
             f"failure:{exc.code}",
             logging.ERROR,
@@ -442,7 +462,7 @@ class CloudWatchLogExporter(ExporterBase):
             route.group,
             route.stream,
             exc.code,
-            NOT_RETRYABLE_HINTS.get(exc.code, hint),
+            hint,
             exc.detail,
         )
 
