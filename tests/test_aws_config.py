@@ -17,11 +17,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
+import boto3
 import botocore.credentials
 import pytest
 
 from otel_cwlogs import CloudWatchLogExporter, ConfigError
 from otel_cwlogs._sdk import ExportResult
+from otel_cwlogs.credentials import profile_in_effect, region_source
 
 from .conftest import keys_for, read_events
 from .faultproxy import FaultProxy
@@ -273,3 +275,77 @@ def test_the_role_from_the_environment_under_opentelemetry_instrument(
     keys = keys_for(proxy, "PutLogEvents")
     assert keys
     assert os.environ["AWS_ACCESS_KEY_ID"] not in keys
+
+
+@pytest.mark.parametrize(
+    ("variables", "profile", "expected"),
+    [
+        (
+            {"AWS_DEFAULT_REGION": "eu-west-2", "AWS_REGION": "eu-central-1"},
+            None,
+            "AWS_DEFAULT_REGION",
+        ),
+        ({"AWS_DEFAULT_REGION": "eu-west-2"}, "dev", "AWS_DEFAULT_REGION"),
+        ({"AWS_REGION": "eu-central-1"}, None, "AWS_REGION"),
+        ({"AWS_REGION": "eu-central-1"}, "dev", "profile 'dev' in {config}"),
+        ({}, None, "instance metadata"),
+    ],
+)
+def test_the_region_source_is_the_one_the_client_region_came_from(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    metadata_service: str,
+    moto_endpoint: str,
+    variables: dict[str, str],
+    profile: str | None,
+    expected: str,
+) -> None:
+    config = tmp_path / "config"
+    config.write_text("[profile dev]\nregion = eu-west-3\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    session = boto3.session.Session(profile_name=profile)
+    exporter = CloudWatchLogExporter(endpoint_url=moto_endpoint, profile_name=profile)
+    region = exporter._edge.client.meta.region_name
+    exporter.shutdown()
+    source = region_source(None, session)
+    assert source == expected.format(config=config)
+    assert region == {
+        "AWS_DEFAULT_REGION": "eu-west-2",
+        "AWS_REGION": "eu-central-1",
+        "instance metadata": "eu-north-1",
+    }.get(source, "eu-west-3")
+    assert region_source("OTEL_EXPORTER_CLOUDWATCH_LOGS_REGION_NAME", session) == (
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_REGION_NAME"
+    )
+
+
+@pytest.mark.parametrize(
+    ("variables", "profile_name", "expected"),
+    [
+        ({}, None, ("default", "default")),
+        ({"AWS_PROFILE": "dev"}, None, ("dev", "AWS_PROFILE")),
+        (
+            {"AWS_PROFILE": "dev", "AWS_DEFAULT_PROFILE": "ops"},
+            None,
+            ("ops", "AWS_DEFAULT_PROFILE"),
+        ),
+        ({"AWS_PROFILE": "dev"}, "ship", ("ship", "profile_name")),
+    ],
+)
+def test_the_profile_in_effect_is_botocores(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    variables: dict[str, str],
+    profile_name: str | None,
+    expected: tuple[str, str],
+) -> None:
+    config = tmp_path / "config"
+    config.write_text("[profile dev]\n[profile ops]\n[profile ship]\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert profile_in_effect(profile_name, "profile_name") == expected
+    assert boto3.session.Session(profile_name=profile_name).profile_name == expected[0]

@@ -8,8 +8,11 @@ import pytest
 
 from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor, ConfigError
 from otel_cwlogs.config import (
+    ARGUMENT,
+    DEFAULT,
     ExporterConfig,
     ProcessorConfig,
+    collecting_invalid_variables,
     env_name,
     ignoring_invalid_variables,
 )
@@ -332,3 +335,94 @@ def test_the_aws_settings_are_read_from_the_environment() -> None:
     assert config.external_id == "ext-1234"
     assert config.log_group_class == "INFREQUENT_ACCESS"
     assert config.kms_key_id == "arn:aws:kms:eu-west-1:123456789012:key/k-1"
+
+
+def test_the_source_of_each_exporter_setting_is_named() -> None:
+    env = {
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_GROUP_NAME": "/env/group",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_VERIFY": "false",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_TAGS": " ",
+    }
+    sources = ExporterConfig.sources(env, log_group_name="/explicit", region_name="eu-west-1")
+    assert set(sources) == {f.name for f in dataclasses.fields(ExporterConfig)}
+    assert sources["log_group_name"] == ARGUMENT
+    assert sources["region_name"] == ARGUMENT
+    assert sources["verify"] == "OTEL_EXPORTER_CLOUDWATCH_LOGS_VERIFY"
+    assert sources["tags"] == DEFAULT  # blank is unset, as resolve reads it
+    assert sources["retention_in_days"] == DEFAULT
+
+
+@pytest.mark.parametrize(
+    ("env", "explicit", "keyword", "expected"),
+    [
+        ({"OTEL_BLRP_MAX_QUEUE_SIZE": "100"}, {}, "max_queue_size", "OTEL_BLRP_MAX_QUEUE_SIZE"),
+        (
+            {"OTEL_BLRP_SCHEDULE_DELAY": "5", env_name("schedule_delay_millis"): "7"},
+            {},
+            "schedule_delay_millis",
+            env_name("schedule_delay_millis"),
+        ),
+        (
+            {"OTEL_BLRP_EXPORT_TIMEOUT": "5"},
+            {"export_timeout_millis": 9},
+            "export_timeout_millis",
+            ARGUMENT,
+        ),
+        ({}, {}, "spool_dir", DEFAULT),
+        (
+            {env_name("sigterm_timeout_millis"): "2000"},
+            {},
+            "shutdown_timeout_millis",
+            env_name("sigterm_timeout_millis"),
+        ),
+        (
+            {env_name("shutdown_timeout_millis"): "3000"},
+            {"sigterm_timeout_millis": 2000},
+            "shutdown_timeout_millis",
+            ARGUMENT,
+        ),
+    ],
+)
+def test_the_source_of_each_processor_setting_is_named(
+    env: dict[str, str], explicit: dict[str, Any], keyword: str, expected: str
+) -> None:
+    assert ProcessorConfig.sources(env, **explicit)[keyword] == expected
+
+
+def test_the_named_source_is_the_one_resolve_reads() -> None:
+    env = {
+        "OTEL_BLRP_MAX_QUEUE_SIZE": "300000",
+        env_name("sigterm_timeout_millis"): "2500",
+        env_name("max_queue_bytes"): "2097152",
+    }
+    config = ProcessorConfig.resolve(cloudwatch=True, environ=env)
+    sources = ProcessorConfig.sources(env)
+    for keyword, source in sources.items():
+        value = getattr(config, keyword)
+        if source == DEFAULT:
+            assert value == getattr(ProcessorConfig.resolve(cloudwatch=True, environ={}), keyword)
+        else:
+            assert float(env[source]) == float(value)
+
+
+def test_invalid_variables_can_be_collected_instead_of_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("OTEL_BLRP_MAX_QUEUE_SIZE", "lots")
+    monkeypatch.setenv(env_name("retention_in_days"), "13")
+    with collecting_invalid_variables() as refused:
+        config = ignoring_invalid_variables(
+            lambda environ: ProcessorConfig.resolve(cloudwatch=True, environ=environ)
+        )
+        exporter = CloudWatchLogExporter(region_name="us-east-1")
+    assert [e.setting for e in refused] == [
+        "OTEL_BLRP_MAX_QUEUE_SIZE",
+        env_name("retention_in_days"),
+    ]
+    assert config.max_queue_size == 262_144
+    assert exporter.config.retention_in_days is None
+    assert "is invalid" not in caplog.text
+    ignoring_invalid_variables(
+        lambda environ: ProcessorConfig.resolve(cloudwatch=True, environ=environ)
+    )
+    assert "OTEL_BLRP_MAX_QUEUE_SIZE='lots' is invalid" in caplog.text

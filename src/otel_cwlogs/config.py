@@ -4,17 +4,21 @@ Every keyword ``foo`` is also read from ``OTEL_EXPORTER_CLOUDWATCH_LOGS_FOO``. A
 argument fails at construction with a :class:`~otel_cwlogs.errors.ConfigError` (a
 ``ValueError``) that names it, the value, and what is accepted. A bad value of a variable is,
 as the OpenTelemetry specification asks, reported in one warning that names the variable and
-the value, and treated as unset (:func:`ignoring_invalid_variables`). The standard AWS
-variables (``AWS_REGION``, ``AWS_PROFILE``, ``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS``, ...) are
-left to boto3's own resolution.
+the value, and treated as unset (:func:`ignoring_invalid_variables`; within
+:func:`collecting_invalid_variables` it is collected instead, for ``otel-cwlogs check``). Where
+each setting comes from is :meth:`ExporterConfig.sources` and :meth:`ProcessorConfig.sources`.
+The standard AWS variables (``AWS_REGION``, ``AWS_PROFILE``,
+``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS``, ...) are left to boto3's own resolution.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields
 from typing import Any, Callable, TypeVar, cast
 
 from ._diag import logger
@@ -38,6 +42,24 @@ T = TypeVar("T")
 
 STANDARD_PREFIX = "OTEL_BLRP_"
 
+STANDARD_VARIABLES = {
+    "schedule_delay_millis": "OTEL_BLRP_SCHEDULE_DELAY",
+    "max_export_batch_size": "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+    "export_timeout_millis": "OTEL_BLRP_EXPORT_TIMEOUT",
+    "max_queue_size": "OTEL_BLRP_MAX_QUEUE_SIZE",
+}
+"""The processor's settings that fall back on a standard ``BatchLogRecordProcessor`` variable."""
+
+ARGUMENT = "argument"
+"""The source of a setting given as a keyword argument (:meth:`ExporterConfig.sources`)."""
+
+DEFAULT = "default"
+"""The source of a setting nothing gives (:meth:`ExporterConfig.sources`)."""
+
+_collected: contextvars.ContextVar[list[ConfigError] | None] = contextvars.ContextVar(
+    "otel_cwlogs_collected", default=None
+)
+
 
 def env_name(keyword: str) -> str:
     return ENV_PREFIX + keyword.upper()
@@ -55,10 +77,41 @@ def ignoring_invalid_variables(build: Callable[[Mapping[str, str]], T]) -> T:
             name = error.setting
             if name not in environ or not name.startswith((ENV_PREFIX, STANDARD_PREFIX)):
                 raise
-            logger.warning(
-                "%s=%r is invalid: %s; the variable is ignored", name, error.value, error.reason
-            )
+            collected = _collected.get()
+            if collected is None:
+                logger.warning(
+                    "%s=%r is invalid: %s; the variable is ignored", name, error.value, error.reason
+                )
+            else:
+                collected.append(error)
             del environ[name]
+
+
+@contextlib.contextmanager
+def collecting_invalid_variables() -> Iterator[list[ConfigError]]:
+    """Within: each variable :func:`ignoring_invalid_variables` leaves out is added to the list
+    yielded, unlogged (the same variable once per refusal), and still left out."""
+    collected: list[ConfigError] = []
+    token = _collected.set(collected)
+    try:
+        yield collected
+    finally:
+        _collected.reset(token)
+
+
+def setting_source(
+    keyword: str, explicit: object, environ: Mapping[str, str], standard: str | None = None
+) -> str:
+    """Where a setting's value comes from, as :func:`resolve` (and the processor's fallback on
+    ``standard``) pick it: :data:`ARGUMENT`, the name of a variable, or :data:`DEFAULT`."""
+    if explicit is not None:
+        return ARGUMENT
+    own = environ.get(env_name(keyword), "")
+    if own.strip():
+        return env_name(keyword)
+    if standard is not None and not own and environ.get(standard, "").strip():
+        return standard
+    return DEFAULT
 
 
 def resolve(
@@ -244,6 +297,12 @@ class ExporterConfig:
     event_code_attributes: bool
 
     @classmethod
+    def sources(cls, environ: Mapping[str, str] | None = None, **explicit: Any) -> dict[str, str]:
+        """For each setting, where :meth:`resolve` with these arguments takes it from."""
+        env = os.environ if environ is None else environ
+        return {f.name: setting_source(f.name, explicit.get(f.name), env) for f in fields(cls)}
+
+    @classmethod
     def resolve(cls, environ: Mapping[str, str] | None = None, **explicit: Any) -> ExporterConfig:
         def get(keyword: str, default: Any, convert: Callable[[Any], Any], accepted: str) -> Any:
             return resolve(
@@ -362,6 +421,25 @@ class ProcessorConfig:
     spool_max_bytes: int
 
     @classmethod
+    def sources(cls, environ: Mapping[str, str] | None = None, **explicit: Any) -> dict[str, str]:
+        """For each setting, where :meth:`resolve` with these arguments takes it from (for
+        ``shutdown_timeout_millis``, its other name ``sigterm_timeout_millis`` included)."""
+        env = os.environ if environ is None else environ
+
+        def source(keyword: str) -> str:
+            return setting_source(
+                keyword, explicit.get(keyword), env, STANDARD_VARIABLES.get(keyword)
+            )
+
+        found = {f.name: source(f.name) for f in fields(cls)}
+        alias = source("sigterm_timeout_millis")
+        if found["shutdown_timeout_millis"] != ARGUMENT and (
+            alias == ARGUMENT or found["shutdown_timeout_millis"] == DEFAULT
+        ):
+            found["shutdown_timeout_millis"] = alias
+        return found
+
+    @classmethod
     def resolve(
         cls,
         *,
@@ -420,30 +498,32 @@ class ProcessorConfig:
             262_144,
             int_between(1, 2**31),
             "a positive integer",
-            "OTEL_BLRP_MAX_QUEUE_SIZE",
+            STANDARD_VARIABLES["max_queue_size"],
         )
-        batch_source = source_of("max_export_batch_size", "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE")
+        batch_source = source_of(
+            "max_export_batch_size", STANDARD_VARIABLES["max_export_batch_size"]
+        )
         config = cls(
             schedule_delay_millis=get(
                 "schedule_delay_millis",
                 1000.0,
                 positive_float,
                 "a number of ms above 0",
-                "OTEL_BLRP_SCHEDULE_DELAY",
+                STANDARD_VARIABLES["schedule_delay_millis"],
             ),
             max_export_batch_size=get(
                 "max_export_batch_size",
                 min(max_batch, max_queue_size),  # a smaller queue makes smaller batches
                 int_between(1, max_batch if cloudwatch else 2**31),
                 f"an integer from 1 to {max_batch}" if cloudwatch else "a positive integer",
-                "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+                STANDARD_VARIABLES["max_export_batch_size"],
             ),
             export_timeout_millis=get(
                 "export_timeout_millis",
                 30_000.0,
                 positive_float,
                 "a number of ms above 0",
-                "OTEL_BLRP_EXPORT_TIMEOUT",
+                STANDARD_VARIABLES["export_timeout_millis"],
             ),
             max_queue_size=max_queue_size,
             max_queue_bytes=get(

@@ -118,19 +118,45 @@ def region_from_instance_metadata(session: boto3.session.Session) -> str | None:
     return str(region) if region else None
 
 
-def region_source(region_name: str | None, session: boto3.session.Session) -> str:
-    """Where the region of a client made for ``session`` comes from, in a few words."""
-    if region_name:
-        return "the region_name setting"
+PROFILE_VARIABLES = ("AWS_DEFAULT_PROFILE", "AWS_PROFILE")
+"""The variables botocore takes the profile from, the first set first."""
+
+
+def profile_in_effect(profile_name: str | None, setting: str) -> tuple[str, str]:
+    """The profile a session of :func:`base_session` uses, and where it comes from:
+    ``setting`` when ``profile_name`` is given, else botocore's variable, else ``default``."""
+    if profile_name:
+        return profile_name, setting
+    for variable in PROFILE_VARIABLES:
+        if os.environ.get(variable):
+            return os.environ[variable], variable
+    return "default", "default"
+
+
+def config_file(session: boto3.session.Session) -> str:
+    """The AWS config file botocore reads for ``session`` (``AWS_CONFIG_FILE`` or its default)."""
+    return str(session._session.get_config_variable("config_file"))
+
+
+def region_source(region_setting: str | None, session: boto3.session.Session) -> str:
+    """Which one gave the region of a client that :func:`~otel_cwlogs.client.make_client`
+    makes for ``session``: ``region_setting`` (the setting, when the region was given), else
+    ``AWS_DEFAULT_REGION`` or the profile (botocore's order), ``AWS_REGION``, or the instance
+    metadata."""
+    if region_setting:
+        return region_setting
     if session.region_name:
-        return "the AWS profile or AWS_DEFAULT_REGION"
+        if "AWS_DEFAULT_REGION" in os.environ:
+            return "AWS_DEFAULT_REGION"
+        return f"profile '{session.profile_name}' in {config_file(session)}"
     if os.environ.get("AWS_REGION"):
         return "AWS_REGION"
-    return "the instance metadata service"
+    return "instance metadata"
 
 
 def credential_source(session: boto3.session.Session) -> str:
-    """Where the session's credentials come from, in a few words (no secret)."""
+    """Where the session's credentials come from, in a few words (no secret), with botocore's
+    name of the method that found them."""
     credentials = session.get_credentials()
     if credentials is None:
         return "none found"
@@ -143,4 +169,4 @@ def credential_source(session: boto3.session.Session) -> str:
         "iam-role": "the instance metadata service",
         "container-role": "the container credentials endpoint",
         "sso": "AWS IAM Identity Center (SSO)",
-    }.get(method, method)
+    }.get(method, "botocore's provider") + f" (method {method})"
