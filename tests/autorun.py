@@ -21,6 +21,17 @@ from .conftest import read_events
 
 INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
 
+BURST_LINES = 5000
+BURST = f"""
+    import logging
+    logging.getLogger().setLevel(logging.INFO)
+    log = logging.getLogger("shop")
+    for i in range({BURST_LINES}):
+        log.info("line %05d of a tight loop", i)
+"""
+"""An app that logs ``BURST_LINES`` lines in a tight loop; ``BURST_EXPECTED`` are their bodies."""
+BURST_EXPECTED = [f"line {i:05d} of a tight loop" for i in range(BURST_LINES)]
+
 REPORT = """
     import json as _json, logging as _logging
     from opentelemetry import trace as _trace
@@ -76,6 +87,12 @@ def instrument(
     lines = [line for line in result.stdout.splitlines() if line.startswith("REPORT ")]
     assert lines, (result.stdout, result.stderr)
     return result, json.loads(lines[-1][len("REPORT ") :])
+
+
+def otel_handlers(report: dict[str, Any]) -> int:
+    """The OpenTelemetry handlers on the root logger: the SDK's, the contrib instrumentation's
+    or this package's."""
+    return sum(h.startswith(("opentelemetry", "otel_cwlogs")) for h in report["handlers"])
 
 
 def app_bodies(logs: Any, group: str, expected: list[str], stream: str = "app") -> list[str]:

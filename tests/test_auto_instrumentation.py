@@ -17,7 +17,7 @@ from opentelemetry.util._importlib_metadata import entry_points
 
 from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor, autoconfig
 
-from .autorun import app_bodies, instrument
+from .autorun import BURST, BURST_EXPECTED, BURST_LINES, app_bodies, instrument, otel_handlers
 from .limits import Recorder
 
 APP = """
@@ -53,7 +53,24 @@ def test_records_are_shipped_with_the_handler_flag_set_or_not(
     assert app_bodies(logs, group, APP_LINES) == APP_LINES
     assert report["configured"] == ["cloudwatch_logs"]
     assert report["processors"] == ["CloudWatchLogRecordProcessor"]
-    assert sum(h.startswith("opentelemetry") for h in report["handlers"]) == 1
+    assert otel_handlers(report) == 1
+    assert recorder.requests
+
+
+@without_distro
+@pytest.mark.parametrize("flag", ["<unset>", "true"], ids=["flag-unset", "flag-set"])
+def test_a_burst_arrives_whole_and_in_order(
+    checked: str, logs: Any, group: str, recorder: Recorder, flag: str
+) -> None:
+    _, report = instrument(
+        BURST, checked, group, OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED=flag
+    )
+    delivered = app_bodies(logs, group, BURST_EXPECTED)
+    print(f"instrumentation only, flag {flag}: {len(delivered)} of {BURST_LINES} delivered")
+    assert delivered == BURST_EXPECTED
+    assert report["configured"] == ["cloudwatch_logs"]
+    assert report["processors"] == ["CloudWatchLogRecordProcessor"]
+    assert otel_handlers(report) == 1
     assert recorder.requests
 
 
@@ -111,7 +128,7 @@ def test_the_handler_stays_off_when_turned_off(checked: str, logs: Any, group: s
         OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED="false",
         OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION="false",
     )
-    assert not [h for h in report["handlers"] if h.startswith("opentelemetry")]
+    assert otel_handlers(report) == 0
     assert report["received"] == [0]
 
 

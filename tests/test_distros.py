@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .autorun import app_bodies, instrument
+from .autorun import BURST, BURST_EXPECTED, BURST_LINES, app_bodies, instrument, otel_handlers
 from .limits import Recorder
 
 ADOT = find_spec("amazon") is not None and find_spec("amazon.opentelemetry.distro") is not None
@@ -26,15 +26,8 @@ pytestmark = pytest.mark.skipif(
     reason="needs a distro: tox -e py311-distro or -e py311-adot",
 )
 
-LINES = 5000
-BURST = f"""
-    import logging
-    logging.getLogger().setLevel(logging.INFO)
-    log = logging.getLogger("shop")
-    for i in range({LINES}):
-        log.info("line %05d of a tight loop", i)
-"""
-EXPECTED = [f"line {i:05d} of a tight loop" for i in range(LINES)]
+LINES = BURST_LINES
+EXPECTED = BURST_EXPECTED
 
 
 def assert_distro_configuration(report: dict[str, Any]) -> None:
@@ -58,7 +51,7 @@ def test_a_burst_arrives_whole_and_in_order(
     print(f"{DISTRO_CONFIGURATOR}, flag {flag}: {len(delivered)} of {LINES} delivered")
     assert delivered == EXPECTED
     assert report["processors"] == ["CloudWatchLogRecordProcessor"]
-    assert sum(h.startswith("opentelemetry") for h in report["handlers"]) == 1
+    assert otel_handlers(report) == 1
     assert_distro_configuration(report)
     assert len(recorder.requests) >= 1
 
