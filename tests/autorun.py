@@ -14,12 +14,24 @@ import os
 import subprocess
 import sys
 import textwrap
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 from .conftest import read_events
 
 INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
+
+BURST_LINES = 5000
+BURST = f"""
+    import logging
+    logging.getLogger().setLevel(logging.INFO)
+    log = logging.getLogger("shop")
+    for i in range({BURST_LINES}):
+        log.info("line %05d of a tight loop", i)
+"""
+"""An app that logs ``BURST_LINES`` lines in a tight loop; ``BURST_EXPECTED`` are their bodies."""
+BURST_EXPECTED = [f"line {i:05d} of a tight loop" for i in range(BURST_LINES)]
 
 REPORT = """
     import json as _json, logging as _logging
@@ -76,6 +88,29 @@ def instrument(
     lines = [line for line in result.stdout.splitlines() if line.startswith("REPORT ")]
     assert lines, (result.stdout, result.stderr)
     return result, json.loads(lines[-1][len("REPORT ") :])
+
+
+CONTRIB_NOTICE = (
+    "Skipping installation of LoggingHandler from `opentelemetry-instrumentation-logging`"
+)
+"""What the contrib logging instrumentation (when installed) logs at start-up when the SDK's
+handler is turned on by ``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED``: its own warning
+about that flag, there with this package or without it."""
+
+
+def app_stream(logs: Any, group: str, flag: str = "<unset>", stream: str = "app") -> list[Any]:
+    """Every body stored in a stream, in stored order, but :data:`CONTRIB_NOTICE` (first,
+    and only when the handler ``flag`` is set and the contrib instrumentation installed)."""
+    bodies = [json.loads(e["message"])["body"] for e in read_events(logs, group, stream)]
+    if flag == "true" and find_spec("opentelemetry.instrumentation.logging") is not None:
+        assert bodies[0].startswith(CONTRIB_NOTICE), bodies[:1]
+        return bodies[1:]
+    return bodies
+
+
+def ours(line: str) -> bool:
+    """A line (of stderr) that speaks of this package."""
+    return "cloudwatch_logs" in line or "otel_cwlogs" in line
 
 
 def app_bodies(logs: Any, group: str, expected: list[str], stream: str = "app") -> list[str]:

@@ -21,7 +21,16 @@ from opentelemetry.util._importlib_metadata import entry_points
 
 from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor, autoconfig
 
-from .autorun import app_bodies, instrument, otel_handlers
+from .autorun import (
+    BURST,
+    BURST_EXPECTED,
+    BURST_LINES,
+    app_bodies,
+    app_stream,
+    instrument,
+    otel_handlers,
+    ours,
+)
 from .limits import Recorder
 
 APP = """
@@ -55,6 +64,24 @@ def test_records_are_shipped_with_the_handler_flag_set_or_not(
     assert app_bodies(logs, group, APP_LINES) == APP_LINES
     assert report["configured"] == []  # no configurator is installed: the hook ran the SDK's
     assert report["id_generator"] == "RandomIdGenerator"
+    assert report["processors"] == ["CloudWatchLogRecordProcessor"]
+    assert len(otel_handlers(report)) == 1
+    assert recorder.requests
+
+
+@without_distro
+@pytest.mark.parametrize("flag", ["<unset>", "true"], ids=["flag-unset", "flag-set"])
+def test_a_burst_arrives_whole_and_in_order(
+    checked: str, logs: Any, group: str, recorder: Recorder, flag: str
+) -> None:
+    result, report = instrument(
+        BURST, checked, group, OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED=flag
+    )
+    delivered = app_stream(logs, group, flag)
+    print(f"instrumentation only, flag {flag}: {len(delivered)} of {BURST_LINES} delivered")
+    assert delivered == BURST_EXPECTED  # exactly the app's records
+    assert not [line for line in result.stderr.splitlines() if ours(line)], result.stderr
+    assert report["configured"] == []
     assert report["processors"] == ["CloudWatchLogRecordProcessor"]
     assert len(otel_handlers(report)) == 1
     assert recorder.requests

@@ -9,15 +9,13 @@ them by default, which here is nowhere.
 
 from __future__ import annotations
 
-import json
 import socket
 from importlib.util import find_spec
 from typing import Any
 
 import pytest
 
-from .autorun import instrument, otel_handlers
-from .conftest import read_events
+from .autorun import BURST, BURST_EXPECTED, BURST_LINES, app_stream, instrument, otel_handlers, ours
 from .limits import Recorder
 
 ADOT = find_spec("amazon") is not None and find_spec("amazon.opentelemetry.distro") is not None
@@ -28,20 +26,8 @@ pytestmark = pytest.mark.skipif(
     reason="needs a distro: tox -e py311-distro or -e py311-adot",
 )
 
-CONTRIB_LOGGING = find_spec("opentelemetry.instrumentation.logging") is not None
-CONTRIB_NOTICE = (
-    "Skipping installation of LoggingHandler from `opentelemetry-instrumentation-logging`"
-)
-
-LINES = 5000
-BURST = f"""
-    import logging
-    logging.getLogger().setLevel(logging.INFO)
-    log = logging.getLogger("shop")
-    for i in range({LINES}):
-        log.info("line %05d of a tight loop", i)
-"""
-EXPECTED = [f"line {i:05d} of a tight loop" for i in range(LINES)]
+LINES = BURST_LINES
+EXPECTED = BURST_EXPECTED
 
 
 def assert_distro_configuration(report: dict[str, Any]) -> None:
@@ -67,27 +53,14 @@ def test_a_burst_arrives_whole_and_in_order(
         OTEL_TRACES_EXPORTER="none",
         OTEL_METRICS_EXPORTER="none",
     )
-    delivered = stream_bodies(logs, group)
+    delivered = app_stream(logs, group, flag)
     print(f"{DISTRO_CONFIGURATOR}, flag {flag}: {len(delivered)} of {LINES} delivered")
-    if flag == "true" and CONTRIB_LOGGING:  # its own warning about the flag, ours or not
-        assert delivered[0].startswith(CONTRIB_NOTICE)
-        delivered = delivered[1:]
     assert delivered == EXPECTED  # exactly the app's records: nothing of the start-up's
     assert not [line for line in result.stderr.splitlines() if ours(line)], result.stderr
     assert report["processors"] == ["CloudWatchLogRecordProcessor"]
     assert len(otel_handlers(report)) == 1
     assert_distro_configuration(report)
     assert len(recorder.requests) >= 1
-
-
-def ours(line: str) -> bool:
-    """A line on stderr that speaks of this package."""
-    return "cloudwatch_logs" in line or "otel_cwlogs" in line
-
-
-def stream_bodies(logs: Any, group: str, stream: str = "app") -> list[Any]:
-    """Every body stored in a stream, in stored order."""
-    return [json.loads(e["message"])["body"] for e in read_events(logs, group, stream)]
 
 
 def test_a_configurator_named_by_an_older_release_still_ships(
@@ -105,7 +78,7 @@ def test_a_configurator_named_by_an_older_release_still_ships(
     )
     assert report["configured"] == []
     assert report["processors"] == ["CloudWatchLogRecordProcessor"]
-    assert stream_bodies(logs, group) == EXPECTED
+    assert app_stream(logs, group) == EXPECTED
 
 
 def free_port() -> int:

@@ -6,8 +6,8 @@ The behaviours are those of opentelemetry-python's ``tests/logs/test_export.py``
 private attributes (``_batch_processor``, ``_schedule_delay``): records go in through a
 ``LoggerProvider`` and a logging handler (``pipeline``), and what comes out is what the
 exporter was given.
-Where this processor differs on purpose, the README's table says so and the tests below say
-which.
+Where this processor differs on purpose, the drop-in table of docs/processor.md says so and
+the tests below say which.
 """
 
 from __future__ import annotations

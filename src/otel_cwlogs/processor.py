@@ -352,7 +352,12 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         if spooled:
             parts.append(f"{spooled} written to the spool at shutdown, to be delivered later")
         if dropped:
-            reasons = ", ".join(f"{reason}={count}" for reason, count in sorted(dropped.items()))
+            reasons = "; ".join(
+                f"{reason}={count}: {DROP_REASONS[reason]}"
+                if reason in DROP_REASONS
+                else f"{reason}={count}"
+                for reason, count in sorted(dropped.items())
+            )
             parts.append(f"{sum(dropped.values())} dropped ({reasons})")
         self._report.log(
             "shutdown",
