@@ -73,9 +73,16 @@ SERVERS = {
     ],
     "uvicorn": ["uvicorn", "--workers", "2", "--lifespan", "off", "app:asgi"],
 }  # fmt: skip
-BOOTED = {"gunicorn": ("Booting worker", 3), "uvicorn": ("Started server process", 2)}
+BOOTED = {"gunicorn": ("Worker ready", 3), "uvicorn": ("Started server process", 2)}
 """What each worker says once it is up, and how many there are: a worker still starting
 when the master gets SIGTERM misses it (the server's own race), so the load waits for all."""
+GUNICORN_CONF = """
+import sys
+
+def post_worker_init(worker):  # its signal handlers are in place by now
+    print(f"Worker ready: {worker.pid}", file=sys.stderr, flush=True)
+"""
+"""``gunicorn.conf.py``, which gunicorn reads from its working directory."""
 
 
 class Output:
@@ -113,6 +120,7 @@ def serving(
     """The server running the app under opentelemetry-instrument, every worker up;
     (master, base URL, its stderr)."""
     (tmp_path / "app.py").write_text(textwrap.dedent(APP))
+    (tmp_path / "gunicorn.conf.py").write_text(GUNICORN_CONF)
     port = free_port()
     command = [*SERVERS[server]]
     command[0] = str(BIN / command[0])
@@ -236,6 +244,7 @@ def test_a_worker_killed_during_an_outage_loses_nothing_its_spool_took(
             proxy.up()
             # the other workers (and the one started in its place) deliver the spool
             wait_until(lambda: not spooled_events(spool), timeout=60)
+            wait_until(lambda: output.count(BOOTED["gunicorn"][0]) == 4)  # and its replacement
             took, err = stop(master, output)
             assert took < 10, err
     finally:
