@@ -275,6 +275,7 @@ PROBE = {
         Metadata-Version: 2.1
         Name: probe-instrumentor
         Version: 1.0
+        Provides-Extra: instruments
     """,
     "probe_instrumentor-1.0.dist-info/entry_points.txt": """
         [opentelemetry_instrumentor]
