@@ -5,10 +5,13 @@
 CloudWatch bills ingestion per GB of event bytes: each event's UTF-8 message bytes plus 26.
 This encodes two records as the exporter would, through the SDK's own logging pipeline, with
 the resource ``opentelemetry-instrument`` builds (``OTEL_SERVICE_NAME=demo-shop``): the demo's
-first line, and a 110-byte line like the benchmark's. For each setting of
-``event_resource_attributes`` / ``event_code_attributes`` it prints the bytes per event and
-the price per million events, at the us-east-1 list prices for ingestion: $0.50 per GB for the
-Standard log class, $0.25 per GB for Infrequent Access (AWS's public price list, November 2026).
+first line, and a 110-byte line like the benchmark's. For each layout (``message_format``) and
+setting of ``event_resource_attributes`` / ``event_code_attributes`` it prints the bytes per
+event and the price per million events, at the us-east-1 list prices for ingestion: $0.50 per
+GB for the Standard log class, $0.25 per GB for Infrequent Access (AWS's public price list,
+November 2026). The ``code.file.path`` attribute is this file's path: the bytes of the rows
+that carry it grow with its length (the docs measure it as
+``/home/demo/benchmarks/cost.py``).
 """
 
 from __future__ import annotations
@@ -30,11 +33,15 @@ LINES = {
 }
 
 CHOICES = [
-    ("all (default, the Collector's layout)", "all", True),
-    ("all, no code.* attributes", "all", False),
-    ("service.name only", "service.name", True),
-    ("service.name only, no code.*", "service.name", False),
-    ("none, no code.*", "none", False),
+    ("all (default, the Collector's layout)", "json", "all", True),
+    ("all, no code.* attributes", "json", "all", False),
+    ("service.name only", "json", "service.name", True),
+    ("service.name only, no code.*", "json", "service.name", False),
+    ("none, no code.*", "json", "none", False),
+    ("`otlp` layout (CloudWatch's OTLP), all", "otlp", "all", True),
+    ("`otlp` layout, service.name only, no code.*", "otlp", "service.name", False),
+    ("`otlp` layout, none, no code.*", "otlp", "none", False),
+    ("`body` layout (the body alone)", "body", "all", True),
 ]
 
 
@@ -76,9 +83,12 @@ def main() -> None:
     )
     print(header + " |")
     print("|---" * (len(LINES) + 1) + "|")
-    for label, resource, code in CHOICES:
+    for label, layout, resource, code in CHOICES:
         exporter = CloudWatchLogExporter(
-            log_group_name="/cost", event_resource_attributes=resource, event_code_attributes=code
+            log_group_name="/cost",
+            message_format=layout,
+            event_resource_attributes=resource,
+            event_code_attributes=code,
         )
         cells = []
         for item in items:

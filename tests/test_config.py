@@ -65,7 +65,7 @@ def test_environment_is_read_and_explicit_arguments_win() -> None:
         ("RETENTION_IN_DAYS", "2", "one of 1, 3, 5"),
         ("RETENTION_IN_DAYS", "abc", "one of 1, 3, 5"),
         ("CREATE_LOG_GROUP", "maybe", "true or false"),
-        ("MESSAGE_FORMAT", "xml", "json or body"),
+        ("MESSAGE_FORMAT", "xml", "json, otlp or body"),
         ("OVERSIZE", "drop", "truncate or split"),
         ("MAX_EVENT_BYTES", "1048577", "262144 to 1048576"),
         ("MAX_EVENT_BYTES", "1000", "262144 to 1048576"),

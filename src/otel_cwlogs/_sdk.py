@@ -23,6 +23,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from opentelemetry._logs import SeverityNumber
 from opentelemetry.context import Context
 from opentelemetry.sdk import _logs
 from opentelemetry.sdk._logs import LogRecordProcessor as ProcessorBase
@@ -46,9 +47,11 @@ __all__ = [
     "batch_item",
     "configured_logger_provider",
     "resource_attributes",
+    "schema_url",
     "scope_fields",
     "sdk_logging_handler",
     "set_logger_provider",
+    "severity_name",
     "view",
 ]
 
@@ -188,6 +191,21 @@ def scope_fields(scope: Any) -> tuple[str | None, str | None, Mapping[str, Any]]
         return None, None, _EMPTY
     attributes = getattr(scope, "attributes", None)
     return scope.name, scope.version, attributes if isinstance(attributes, Mapping) else _EMPTY
+
+
+def schema_url(holder: Any) -> str:
+    """The schema URL of a resource or an instrumentation scope, "" when it has none."""
+    url = getattr(holder, "schema_url", None)
+    return url if isinstance(url, str) else ""
+
+
+_SEVERITY_NAMES = {severity.value: severity.name for severity in SeverityNumber}
+
+
+def severity_name(number: int | None) -> str:
+    """The name of a severity number in the API's ``SeverityNumber`` (``WARN``, ``INFO4``);
+    ``UNSPECIFIED`` for no number or one outside it."""
+    return _SEVERITY_NAMES.get(number or 0, "UNSPECIFIED")
 
 
 def configured_logger_provider() -> Any:

@@ -334,7 +334,9 @@ class ExporterConfig:
                 f"at most {MAX_TAGS} tags as key=value,key2=value2 (keys 1-128, values 0-256 of "
                 "letters, digits, spaces and _ . : / = + - @; keys not starting with aws:)",
             ),
-            message_format=get("message_format", "json", one_of("json", "body"), "json or body"),
+            message_format=get(
+                "message_format", "json", one_of("json", "otlp", "body"), "json, otlp or body"
+            ),
             max_event_bytes=get(
                 "max_event_bytes",
                 MAX_EVENT_BYTES,

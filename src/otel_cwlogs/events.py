@@ -6,7 +6,13 @@ The ``json`` layout uses the field names of the OpenTelemetry Collector's
 awscloudwatchlogs exporter (``body``, ``severity_number``, ``severity_text``,
 ``dropped_attributes_count``, ``flags``, ``trace_id``, ``span_id``, ``attributes``,
 ``scope``, ``resource``; empty fields left out), so Logs Insights queries work the same on
-logs shipped either way. The ``body`` layout sends the body as text.
+logs shipped either way. The ``otlp`` layout is the flattened OTLP JSON that CloudWatch
+stores for logs sent to its OTLP endpoint, field for field as ADOT's
+``CompactConsoleLogRecordExporter`` writes it (``resource``, ``scope``, ``body``,
+``severityNumber``, ``severityText``, ``attributes``, ``droppedAttributes``, ``timeUnixNano``,
+``observedTimeUnixNano``, ``traceId``, ``spanId``, ``flags``; every field always there), so
+CloudWatch's default ``traceId`` field index applies. The ``body`` layout sends the body as
+text.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from dataclasses import dataclass
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Callable, Literal, NamedTuple, cast
 
-from ._sdk import RecordView, resource_attributes, scope_fields
+from ._sdk import RecordView, resource_attributes, schema_url, scope_fields, severity_name
 
 EVENT_OVERHEAD = 26
 """AWS limit: each event counts as its UTF-8 message bytes plus 26."""
@@ -40,10 +46,19 @@ TRUNCATED_SUFFIX = "[Truncated...]"
 
 DEPTH_MARKER = "[nested too deep]"
 
-MessageFormat = Literal["json", "body"]
+MessageFormat = Literal["json", "otlp", "body"]
 Oversize = Literal["truncate", "split"]
 
 _SCALAR_FIELDS = ("severity_number", "severity_text", "flags", "trace_id", "span_id")
+_OTLP_SCALAR_FIELDS = (
+    "severityNumber",
+    "severityText",
+    "timeUnixNano",
+    "observedTimeUnixNano",
+    "traceId",
+    "spanId",
+    "flags",
+)
 _TAIL_CACHE_SIZE = 1024
 _SCALAR_MAX = 256  # a scalar field longer than this is not repeated in a cut document's frame
 _INT_MAX_BITS = 10_000  # below Python's 4300-digit int->str limit
@@ -242,6 +257,53 @@ def _context_fields(record: RecordView, counts: Counter[str] | None = None) -> d
     return fields
 
 
+def otlp_document(record: RecordView, counts: Counter[str] | None = None) -> dict[str, Any]:
+    """The ``otlp``-format document of a record, every value converted to plain JSON."""
+    doc = _otlp_context(record, counts)
+    attributes = to_json_value(record.attributes, counts) if record.attributes else {}
+    doc.update(_otlp_fields(record, to_json_value(record.body, counts), attributes))
+    return doc
+
+
+def _otlp_context(record: RecordView, counts: Counter[str] | None = None) -> dict[str, Any]:
+    """The ``resource`` and ``scope`` fields of a record's ``otlp`` document."""
+    name, version, _ = scope_fields(record.scope)
+    return {
+        "resource": {
+            "attributes": to_json_value(dict(resource_attributes(record.resource)), counts),
+            "schemaUrl": schema_url(record.resource),
+        },
+        "scope": {
+            "name": _safe_str(name) if name else "",
+            "version": _safe_str(version) if version else "",
+            "schemaUrl": schema_url(record.scope),
+        },
+    }
+
+
+def _otlp_fields(record: RecordView, body: Any, attributes: Any) -> dict[str, Any]:
+    """The ``otlp`` document's fields after ``scope``. The ids are written only when both
+    are set, and ``severityText`` is the severity number's name, as ADOT writes them."""
+    number = record.severity_number or 0
+    traced = record.trace_id and record.span_id
+    return {
+        "body": body,
+        "severityNumber": number,
+        "severityText": severity_name(number),
+        "attributes": attributes,
+        "droppedAttributes": record.dropped_attributes,
+        "timeUnixNano": _ns_field(record.timestamp),
+        "observedTimeUnixNano": _ns_field(record.observed_timestamp),
+        "traceId": format(record.trace_id & (2**128 - 1), "032x") if traced else "",
+        "spanId": format(record.span_id & (2**64 - 1), "016x") if traced else "",
+        "flags": record.trace_flags,
+    }
+
+
+def _ns_field(value: object) -> int:
+    return value if type(value) is int else (_as_ns(value) or 0)
+
+
 def _utf8_cut(data: bytes, limit: int) -> int:
     """The largest cut position <= limit that does not split a UTF-8 sequence."""
     if limit >= len(data):
@@ -286,8 +348,9 @@ def _chunks(data: bytes, budget: int, escaped: bool) -> list[str]:
 
 @dataclass(frozen=True)
 class Selection:
-    """What the ``json`` layout repeats in every event: which resource attributes (all, none,
-    only ``names``, or all but ``names``), and whether the ``code.*`` attributes go."""
+    """What the ``json`` and ``otlp`` layouts repeat in every event: which resource
+    attributes (all, none, only ``names``, or all but ``names``), and whether the ``code.*``
+    attributes go."""
 
     resource: Literal["all", "none", "only", "except"] = "all"
     names: frozenset[str] = frozenset()
@@ -326,8 +389,9 @@ EVERYTHING = Selection()
 class _SelectedResource:
     """A resource as an event carries it: some of its attributes."""
 
-    def __init__(self, attributes: Mapping[str, Any]) -> None:
+    def __init__(self, attributes: Mapping[str, Any], schema: str) -> None:
         self.attributes = attributes
+        self.schema_url = schema
 
 
 class EventEncoder:
@@ -352,10 +416,11 @@ class EventEncoder:
         self.oversize = oversize
         self._max_message = max_event_bytes - EVENT_OVERHEAD
         self._tails: dict[tuple[int, int], tuple[Any, Any, str]] = {}
+        self._heads: dict[tuple[int, int], tuple[Any, Any, str]] = {}
         self._last: tuple[Any, Any, str] = (object(), object(), "")
         """The tail written last: records mostly come from one scope and resource."""
         self.selection = selection
-        self._selecting = not selection.everything and message_format == "json"
+        self._selecting = not selection.everything and message_format != "body"
         self._resources: dict[int, tuple[Any, _SelectedResource]] = {}
         self._severities: dict[tuple[int | None, str | None], str] = {}
 
@@ -377,6 +442,17 @@ class EventEncoder:
                 if 0 < size <= self._max_message:
                     return [_new_event(LogEvent, (ts, message, size + EVENT_OVERHEAD))]
             return self._encode_json(record_document(record, counts), ts, counts)
+        if self.message_format == "otlp":
+            message = self._plain_otlp(record)
+            if message is not None:
+                try:
+                    size = len(message.encode("utf-8"))
+                except UnicodeEncodeError:
+                    size = 0
+                if 0 < size <= self._max_message:
+                    return [_new_event(LogEvent, (ts, message, size + EVENT_OVERHEAD))]
+            doc = otlp_document(record, counts)
+            return self._encode_json(doc, ts, counts, _OTLP_SCALAR_FIELDS)
         return self._encode_text(body_text(record.body, counts), ts, counts)
 
     def _select(self, record: RecordView) -> RecordView:
@@ -387,8 +463,10 @@ class EventEncoder:
             if hit is None or hit[0] is not resource:
                 if len(self._resources) >= _TAIL_CACHE_SIZE:
                     self._resources.clear()
-                kept = self.selection.keep(resource_attributes(resource))
-                hit = self._resources[id(resource)] = (resource, _SelectedResource(kept))
+                kept = _SelectedResource(
+                    self.selection.keep(resource_attributes(resource)), schema_url(resource)
+                )
+                hit = self._resources[id(resource)] = (resource, kept)
             resource = hit[1]
         attributes = record.attributes
         if not self.selection.code and any(str(k).startswith("code.") for k in attributes):
@@ -436,6 +514,37 @@ class EventEncoder:
         if not parts:
             return "{" + tail[1:] + "}"
         return "{" + ",".join(parts) + tail + "}"
+
+    def _plain_otlp(self, record: RecordView) -> str | None:
+        """The ``otlp`` message of an ordinary record (as :meth:`_plain_json`), else None.
+
+        The ``resource`` and ``scope`` fields are written once per scope and resource.
+        """
+        attributes = record.attributes
+        if not isinstance(attributes, dict):
+            attributes = dict(attributes)
+        try:
+            fields = _plain_dumps(_otlp_fields(record, record.body, attributes))
+        except (TypeError, ValueError, RecursionError):
+            return None
+        return "{" + self._otlp_head(record) + "," + fields[1:]
+
+    def _otlp_head(self, record: RecordView) -> str:
+        """``"resource":{...},"scope":{...}`` for a record's resource and scope, cached."""
+        key = (id(record.scope), id(record.resource))
+        hit = self._heads.get(key)
+        if hit is not None and hit[0] is record.scope and hit[1] is record.resource:
+            return hit[2]
+        context = _otlp_context(record)
+        text = _dumps(context)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = _dumps(_repair_value(context))
+        if len(self._heads) >= _TAIL_CACHE_SIZE:
+            self._heads.clear()
+        self._heads[key] = (record.scope, record.resource, text[1:-1])
+        return text[1:-1]
 
     def _severity(self, number: int | None, text: str | None) -> str:
         """The ``severity_number`` and ``severity_text`` fields (either may be left out),
@@ -500,7 +609,13 @@ class EventEncoder:
             for i, chunk in enumerate(chunks, start=1)
         ]
 
-    def _encode_json(self, doc: dict[str, Any], ts: int, counts: Counter[str]) -> list[LogEvent]:
+    def _encode_json(
+        self,
+        doc: dict[str, Any],
+        ts: int,
+        counts: Counter[str],
+        scalars: tuple[str, ...] = _SCALAR_FIELDS,
+    ) -> list[LogEvent]:
         message = _dumps(doc)
         try:
             data = message.encode("utf-8")
@@ -511,39 +626,42 @@ class EventEncoder:
             data = message.encode("utf-8")
         if len(data) <= self._max_message:
             return [LogEvent(ts, message, len(data) + EVENT_OVERHEAD)]
-        frame, content, kind = self._frame(doc)
+        frame, content, kind = self._frame(doc, scalars)
         content_bytes = content.encode("utf-8")
         if self.oversize == "truncate":
             counts["truncated"] += 1
             frame["truncated"] = {"content": kind, "original_bytes": len(data)}
-            budget = self._max_message - len(_dumps({"body": "", **frame}).encode("utf-8"))
+            budget = self._max_message - len(_dumps(frame).encode("utf-8"))
             cut = _take(content_bytes, budget, escaped=True)
             kept = content_bytes[:cut].decode("utf-8")
-            return [make_event(ts, _dumps({"body": kept, **frame}))]
+            return [make_event(ts, _dumps({**frame, "body": kept}))]
         counts["split"] += 1
         split = {"id": os.urandom(8).hex(), "part": 999_999, "parts": 999_999, "content": kind}
-        budget = self._max_message - len(_dumps({"body": "", **frame, "split": split}).encode())
+        budget = self._max_message - len(_dumps({**frame, "split": split}).encode())
         chunks = _chunks(content_bytes, budget, escaped=True)
         events = []
         for i, chunk in enumerate(chunks, start=1):
             split = {**split, "part": i, "parts": len(chunks)}
-            events.append(make_event(ts, _dumps({"body": chunk, **frame, "split": split})))
+            events.append(make_event(ts, _dumps({**frame, "body": chunk, "split": split})))
         return events
 
-    def _frame(self, doc: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
+    def _frame(
+        self, doc: dict[str, Any], scalars: tuple[str, ...]
+    ) -> tuple[dict[str, Any], str, str]:
         """What to keep whole and what text to cut, for an oversize document.
 
-        Normally the body is cut (its JSON text, if it is not a string) and every other
-        field is kept. When the other fields alone take more than half the limit, the whole
-        document's JSON text is cut instead, under a frame of the small scalar fields.
+        The frame is the document with an empty ``body`` in the body's place (first, if the
+        document has none). Normally the body is cut (its JSON text, if it is not a string)
+        and every other field is kept. When the other fields alone take more than half the
+        limit, the whole document's JSON text is cut instead, under a frame of the small
+        ``scalars`` fields.
         """
         body = doc.get("body")
-        frame = {k: v for k, v in doc.items() if k != "body"}
-        if len(_dumps(frame).encode("utf-8")) <= self._max_message // 2:
+        rest = {k: v for k, v in doc.items() if k != "body"}
+        if len(_dumps(rest).encode("utf-8")) <= self._max_message // 2:
+            frame = {"body": "", **rest} if "body" not in doc else {**doc, "body": ""}
             if isinstance(body, str):
                 return frame, body, "body"
             return frame, _dumps(body), "body_json"
-        frame = {
-            k: doc[k] for k in _SCALAR_FIELDS if k in doc and len(_dumps(doc[k])) <= _SCALAR_MAX
-        }
-        return frame, _dumps(doc), "document"
+        kept = {k: doc[k] for k in scalars if k in doc and len(_dumps(doc[k])) <= _SCALAR_MAX}
+        return {"body": "", **kept}, _dumps(doc), "document"
