@@ -36,7 +36,9 @@ class LoggingHandler(_SdkLoggingHandler):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             super().__init__(level=level, logger_provider=logger_provider)
-        self._rules = _sdk.handler_rules()
+        self._rules = rules = _sdk.handler_rules()
+        self._per_logger = rules is not None and rules.scope_per_logger
+        self._formatter_body = rules is not None and rules.formatter_body
         provider = self._logger_provider
         self._processors = _sdk.synchronous_processors(provider) if self._rules else None
         self._seen: tuple[Any, ...] | None = None
@@ -52,32 +54,24 @@ class LoggingHandler(_SdkLoggingHandler):
         current = _sdk.processors_of(processors)
         if current is not self._seen:
             self._route(current)
-        ours = self._ours
-        rules = self._rules
-        assert rules is not None
-        key = record.name if rules.scope_per_logger else None
+        key = record.name if self._per_logger else None
         try:
             source = self._sources[key]
         except KeyError:
             source = self._sources[key] = self._source(record.name)
+        ours = self._ours
         if not ours or source is None:
             super().emit(record)
             return
         if source.enabled is not None and not source.enabled():
             return
         msg = record.msg
-        if rules.formatter_body and self.formatter is not None:
+        if self.formatter is not None and self._formatter_body:
             body: Any = self.format(record)
         elif type(msg) is str and not record.args:
             body = msg
-        elif not rules.message_body:
-            body = msg % record.args if isinstance(msg, str) and record.args else msg
-        elif record.args or isinstance(msg, str):
-            body = record.getMessage()
-        elif rules.stringify_body and not isinstance(msg, _VALID_BODY):
-            body = str(msg)
         else:
-            body = msg
+            body = self._body(record)
         fields = record.__dict__.copy()
         attributes = None
         if record.exc_info:  # its text now, and no traceback kept while it waits
@@ -92,6 +86,19 @@ class LoggingHandler(_SdkLoggingHandler):
                 super().emit(record)
             finally:
                 skipping.processors = ()
+
+    def _body(self, record: logging.LogRecord) -> Any:
+        """The body of a record without a formatter, by the SDK's rules."""
+        rules = self._rules
+        assert rules is not None
+        msg = record.msg
+        if not rules.message_body:
+            return msg % record.args if isinstance(msg, str) and record.args else msg
+        if record.args or isinstance(msg, str):
+            return record.getMessage()
+        if rules.stringify_body and not isinstance(msg, _VALID_BODY):
+            return str(msg)
+        return msg
 
     def _route(self, processors: tuple[Any, ...]) -> None:
         """Which of the provider's processors take the fast path (they are ours, over our

@@ -295,10 +295,6 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
 
     def on_capture(self, item: Captured, body: Any) -> None:
         """:meth:`on_emit` for what the handler took of a record (see :mod:`.capture`)."""
-        if self._intake.closed:
-            self._intake.refuse("after_shutdown")
-            self._dropped_now("after_shutdown")
-            return
         size = RECORD_OVERHEAD_BYTES + (len(body) if isinstance(body, str) else 64)
         reason = self._intake.admit(item, size)
         if reason is not None:
