@@ -316,7 +316,10 @@ def bound_attributes(attributes: Mapping[str, Any], logger: Any) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if _Readable is None:  # SDK <= 1.38: its LogRecord bounds them (with no limits)
-            return _logs.LogRecord(attributes=attributes).attributes  # type: ignore[attr-defined]
+            record = _logs.LogRecord(  # type: ignore[attr-defined]
+                attributes=attributes, resource=_EMPTY_RESOURCE
+            )
+            return record.attributes
         from opentelemetry._logs import LogRecord as ApiLogRecord
 
         record = ApiLogRecord(attributes=attributes)

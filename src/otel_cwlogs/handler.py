@@ -126,4 +126,7 @@ class LoggingHandler(_SdkLoggingHandler):
             logger = getattr(self, "_logger", None)
         if not hasattr(logger, "_instrumentation_scope") or not hasattr(logger, "resource"):
             return None
-        return Source(logger, self._get_attributes, rules)
+        try:
+            return Source(logger, self._get_attributes, rules)
+        except Exception:  # the SDK's own way, then
+            return None
