@@ -65,7 +65,7 @@ def test_records_are_shipped_with_the_handler_flag_set_or_not(
     assert report["configured"] == []  # no configurator is installed: the hook ran the SDK's
     assert report["id_generator"] == "RandomIdGenerator"
     assert report["processors"] == ["CloudWatchLogRecordProcessor"]
-    assert len(otel_handlers(report)) == 1
+    assert otel_handlers(report) == ["otel_cwlogs.handler"]
     assert recorder.requests
 
 
@@ -83,8 +83,25 @@ def test_a_burst_arrives_whole_and_in_order(
     assert not [line for line in result.stderr.splitlines() if ours(line)], result.stderr
     assert report["configured"] == []
     assert report["processors"] == ["CloudWatchLogRecordProcessor"]
-    assert len(otel_handlers(report)) == 1
+    assert otel_handlers(report) == ["otel_cwlogs.handler"]
     assert recorder.requests
+
+
+@without_distro
+def test_the_switch_keeps_the_sdks_handler(
+    checked: str, logs: Any, group: str, recorder: Recorder
+) -> None:
+    result, report = instrument(
+        APP,
+        checked,
+        group,
+        OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED="true",
+        OTEL_EXPORTER_CLOUDWATCH_LOGS_FAST_HANDLER="false",
+    )
+    assert "app done" in result.stdout
+    assert app_bodies(logs, group, APP_LINES) == APP_LINES
+    (handler,) = otel_handlers(report)
+    assert handler.startswith("opentelemetry.")
 
 
 @without_distro

@@ -163,6 +163,7 @@ def arguments() -> set[str]:
 
 VARIABLE_ONLY = {
     autoconfig.SWAP_VARIABLE: "true",
+    autoconfig.FAST_HANDLER_VARIABLE: "true",
     _sdk_metrics.SWITCH: "false",
 }
 """Variables the package reads outside config.py, and what it takes when they are unset."""

@@ -19,8 +19,6 @@ from typing import Any, Callable, TypeVar, cast
 import wrapt
 from opentelemetry import context
 
-from .handler import LoggingHandler
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 _SUPPRESS_PLAIN_KEY = "suppress_instrumentation"  # the key older instrumentations read
@@ -77,6 +75,8 @@ OWN_RECORDS = _OwnRecordsFilter("otel_cwlogs")
 def is_otel_handler(handler: logging.Handler) -> bool:
     """Whether ``handler`` feeds OpenTelemetry (this package's, the SDK's or the contrib
     ``LoggingHandler``)."""
+    from .handler import LoggingHandler
+
     return isinstance(handler, LoggingHandler) or type(handler).__module__.startswith(
         "opentelemetry"
     )

@@ -10,6 +10,11 @@ Processors changed too: SDK <= 1.34 calls ``emit(log_data)``, 1.35 and later
 ``on_emit(record)``; from 1.39 that record is a mutable ``ReadWriteLogRecord`` shared with
 the other processors, which a batching processor copies (:func:`batch_item`).
 
+The logging handler's translation of a ``logging.LogRecord`` changed too (its body, its
+severity text, its instrumentation scope, how attributes are bounded): :func:`handler_rules`
+asks the installed SDK's handler, once, and :func:`bound_attributes` bounds them as the
+installed SDK does, for :mod:`.capture`.
+
 Auto-configuration: the global logger provider is a proxy until something sets one
 (:func:`configured_logger_provider`), and the SDK's configuration keeps its logging handler
 across ``logging.basicConfig`` from 1.36 (:func:`sdk_logging_handler`).
@@ -19,9 +24,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+import warnings
+from collections.abc import Mapping, Sequence
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.context import Context
@@ -45,13 +53,18 @@ __all__ = [
     "RecordView",
     "auto_instrumentation_version",
     "batch_item",
+    "bound_attributes",
     "configured_logger_provider",
+    "handler_rules",
+    "processors_of",
     "resource_attributes",
     "schema_url",
     "scope_fields",
     "sdk_logging_handler",
     "set_logger_provider",
     "severity_name",
+    "severity_number",
+    "synchronous_processors",
     "view",
 ]
 
@@ -230,6 +243,133 @@ def auto_instrumentation_version() -> str | None:
     except ImportError:
         return None
     return str(__version__)
+
+
+class HandlerRules(NamedTuple):
+    """How the installed SDK's ``LoggingHandler`` translates a ``logging.LogRecord``."""
+
+    formatter_body: bool
+    """A formatter set on the handler makes the body (``handler.format(record)``)."""
+    message_body: bool
+    """The body is ``record.getMessage()``, but for a message that is not a ``str`` and has
+    no arguments (else: ``msg % args`` for a ``str`` with arguments, the message itself
+    otherwise)."""
+    stringify_body: bool
+    """Such a message that is not a valid OpenTelemetry value becomes ``str(msg)``."""
+    scope_per_logger: bool
+    """The instrumentation scope is the record's logger name (else one for the handler)."""
+    severity_text: Mapping[str, str]
+    """Level names the SDK renames (``WARNING`` is ``WARN``); others are kept."""
+
+
+VALID_BODY_TYPES = (type(None), bool, bytes, int, float, str, Sequence, Mapping)
+"""What the SDK's handler keeps as a body that is not a string (``_VALID_ANY_VALUE_TYPES``)."""
+
+
+class _Opaque:
+    """A message the SDK's handler can only turn into text."""
+
+    def __str__(self) -> str:
+        return "opaque %s"
+
+
+@functools.cache
+def handler_rules() -> HandlerRules | None:
+    """The installed SDK handler's rules, learnt by giving it a few records; None when it
+    cannot be asked (the SDK disabled by ``OTEL_SDK_DISABLED``, or a handler that fails)."""
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs import LoggingHandler as SdkHandler
+
+    seen: list[RecordView] = []
+
+    class Collect(ProcessorBase):
+        def on_emit(self, record: Any) -> None:
+            seen.append(view(record))
+
+        emit = on_emit
+
+        def shutdown(self) -> None:
+            pass
+
+        def force_flush(self, timeout_millis: int = 30_000) -> bool:
+            return True
+
+    def translated(msg: Any, args: Any = (), level: int = logging.INFO) -> RecordView:
+        record = logging.LogRecord(
+            "otel_cwlogs.probe", level, __file__, 1, msg, args, None, func="probe"
+        )
+        handler.emit(record)
+        return seen.pop()
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            provider = LoggerProvider(shutdown_on_exit=False)
+            provider.add_log_record_processor(Collect())
+            handler = SdkHandler(logger_provider=provider)
+            renamed = {}
+            for level in (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, 50):
+                name = logging.getLevelName(level)
+                text = translated("m", level=level).severity_text
+                if text != name:
+                    renamed[name] = str(text)
+            handler.setFormatter(logging.Formatter("<%(message)s>"))
+            formatter_body = translated("m").body == "<m>"
+            handler.setFormatter(None)
+            opaque = translated(_Opaque())
+            return HandlerRules(
+                formatter_body=formatter_body,
+                message_body=translated(_Opaque(), ("x",)).body == "opaque x",
+                stringify_body=isinstance(opaque.body, str),
+                scope_per_logger=getattr(opaque.scope, "name", None) == "otel_cwlogs.probe",
+                severity_text=renamed,
+            )
+    except Exception:
+        return None
+
+
+def bound_attributes(attributes: Mapping[str, Any], logger: Any) -> Any:
+    """``attributes`` bounded as the SDK bounds a record's from ``logger`` (its limits, its
+    rules for values): the SDK's ``BoundedAttributes``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if _Readable is None:  # SDK <= 1.38: its LogRecord bounds them (with no limits)
+            record = _logs.LogRecord(  # type: ignore[attr-defined]
+                attributes=attributes, resource=_EMPTY_RESOURCE
+            )
+            return record.attributes
+        from opentelemetry._logs import LogRecord as ApiLogRecord
+
+        record = ApiLogRecord(attributes=attributes)
+        limits = getattr(logger, "_log_record_limits", None)  # SDK >= 1.43: the provider's
+        extra = () if limits is None else (limits,)
+        _logs.ReadWriteLogRecord(record, None, None, *extra)
+        return record.attributes
+
+
+@functools.cache
+def severity_number(levelno: int) -> int:
+    """The SDK's severity number of a ``logging`` level."""
+    from opentelemetry.sdk._logs._internal import std_to_otel
+
+    return int(std_to_otel(levelno).value)
+
+
+def synchronous_processors(provider: Any) -> Any:
+    """The SDK provider's own list of processors when it calls them in turn on the emitting
+    thread (``SynchronousMultiLogRecordProcessor``); None otherwise (another provider, or
+    processors run concurrently)."""
+    from opentelemetry.sdk._logs._internal import SynchronousMultiLogRecordProcessor
+
+    multi = getattr(provider, "_multi_log_record_processor", None)
+    if type(multi) is not SynchronousMultiLogRecordProcessor:
+        return None
+    return multi
+
+
+processors_of: Callable[[Any], tuple[Any, ...]] = attrgetter("_log_record_processors")
+"""The processors of :func:`synchronous_processors`' list, now (a tuple, replaced when one
+is added)."""
 
 
 def sdk_logging_handler(provider: Any) -> logging.Handler:

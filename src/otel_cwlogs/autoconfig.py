@@ -15,13 +15,15 @@ record through :class:`CloudWatchLogRecordProcessor` under ``opentelemetry-distr
   configuration, as a distro's configurator would have; sets up a logger provider when none
   was (SDK <= 1.29, or a distro that skips logs without
   ``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED``); and puts the package's logging
-  handler on the root logger when no OpenTelemetry handler is there.
+  handler on the root logger: in place of the SDK's or the contrib instrumentation's handler
+  there (its level, filters and formatter kept), or alone when none is there.
 
 The package registers no configurator: configurators are exclusive, and ``opentelemetry-
 instrument`` warns at every start about each one it does not run, so a second one beside a
 distro's would put a line of this package's into every application's logs.
 
 ``OTEL_EXPORTER_CLOUDWATCH_LOGS_REPLACE_BATCH_PROCESSOR=false`` turns the swap off;
+``OTEL_EXPORTER_CLOUDWATCH_LOGS_FAST_HANDLER=false`` keeps the SDK's or contrib's handler;
 ``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED=false`` (or the contrib instrumentation's
 ``OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION=false``) keeps the handler off.
 """
@@ -53,6 +55,7 @@ NAME = "cloudwatch_logs"
 """The name of this package's exporter entry point."""
 
 SWAP_VARIABLE = "OTEL_EXPORTER_CLOUDWATCH_LOGS_REPLACE_BATCH_PROCESSOR"
+FAST_HANDLER_VARIABLE = "OTEL_EXPORTER_CLOUDWATCH_LOGS_FAST_HANDLER"
 HANDLER_VARIABLE = "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED"
 CONTRIB_HANDLER_VARIABLE = "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION"
 _BATCH = "BatchLogRecordProcessor"
@@ -153,6 +156,28 @@ def _new_provider() -> LoggerProvider:
     return provider
 
 
+def _place_handler(provider: LoggerProvider) -> None:
+    """The package's handler on the root logger, alone or in place of the SDK's or contrib's
+    (unless ``OTEL_EXPORTER_CLOUDWATCH_LOGS_FAST_HANDLER`` is false), never beside them."""
+    from .handler import LoggingHandler
+
+    root = logging.getLogger()
+    theirs = [h for h in root.handlers if is_otel_handler(h)]
+    if not theirs:
+        root.addHandler(_sdk.sdk_logging_handler(provider))
+        return
+    if not env_flag(FAST_HANDLER_VARIABLE, default=True):
+        return
+    for handler in theirs:
+        if isinstance(handler, LoggingHandler):
+            continue
+        ours = _sdk.sdk_logging_handler(getattr(handler, "_logger_provider", None) or provider)
+        ours.setLevel(handler.level)
+        ours.filters = list(handler.filters)
+        ours.formatter = handler.formatter
+        root.handlers[root.handlers.index(handler)] = ours
+
+
 def complete_logging() -> None:
     """The ``opentelemetry_post_instrument`` hook: make sure records reach the exporter.
 
@@ -175,9 +200,8 @@ def complete_logging() -> None:
                 type(provider).__name__,
             )
             return
-        root = logging.getLogger()
-        if _wants_handler() and not any(is_otel_handler(h) for h in root.handlers):
-            root.addHandler(_sdk.sdk_logging_handler(provider))
+        if _wants_handler():
+            _place_handler(provider)
         protect_root_handlers()
     except Exception as error:
         logger.error(

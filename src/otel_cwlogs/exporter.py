@@ -21,6 +21,7 @@ from ._sdk import ExporterBase, ExportResult, RecordView, view
 from ._sdk_metrics import ExporterMetrics
 from ._sdk_metrics import enabled as sdk_metrics_enabled
 from .batching import plan_requests
+from .capture import Captured, record_view
 from .client import DeliveryError, LogsEdge, RetryPolicy, make_client
 from .config import ExporterConfig, env_name, ignoring_invalid_variables
 from .credentials import assumed_role_session, base_session
@@ -286,7 +287,13 @@ class CloudWatchLogExporter(ExporterBase):
         by_route: dict[Route, list[LogEvent]] = {}
         for item in batch:
             try:
-                record = item if type(item) is RecordView else view(item)
+                kind = type(item)
+                if kind is RecordView:
+                    record = item
+                elif kind is Captured:
+                    record = record_view(item)
+                else:
+                    record = view(item)
                 route = self._router.route(record.resource)
                 events = self._encoder.encode(record, now_ms, notes)
             except Exception:

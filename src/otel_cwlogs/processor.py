@@ -34,6 +34,7 @@ from ._metrics import observe
 from ._sdk import ProcessorBase, batch_item, body_of, view
 from ._sdk_metrics import ProcessorMetrics
 from ._sdk_metrics import enabled as sdk_metrics_enabled
+from .capture import Captured, skipping
 from .client import RetryPolicy
 from .config import ProcessorConfig, env_name, ignoring_invalid_variables
 from .delivery import CloudWatchDelivery, Delivery, ExporterDelivery
@@ -260,6 +261,8 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         """Queue a record; never blocks, never raises, never does I/O."""
         if exporting():  # logged by the package's own work: not the application's
             return
+        if self in skipping.processors:  # given to on_capture already
+            return
         if self._intake.closed:  # (the intake decides under its lock; this saves the read)
             self._intake.refuse("after_shutdown")
             self._dropped_now("after_shutdown")
@@ -283,6 +286,19 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
             self._dropped_now(reason)
 
     emit = on_emit  # SDK <= 1.34 calls emit()
+
+    @property
+    def takes_captured(self) -> bool:
+        """Whether :class:`~otel_cwlogs.LoggingHandler` may give it :meth:`on_capture`'s
+        items instead of SDK records (with our exporter, which encodes them)."""
+        return self._cloudwatch is not None
+
+    def on_capture(self, item: Captured, body: Any) -> None:
+        """:meth:`on_emit` for what the handler took of a record (see :mod:`.capture`)."""
+        size = RECORD_OVERHEAD_BYTES + (len(body) if isinstance(body, str) else 64)
+        reason = self._intake.admit(item, size)
+        if reason is not None:
+            self._dropped_now(reason)
 
     def _dropped_now(self, reason: str) -> None:
         if self._sdk_metrics:
