@@ -89,8 +89,10 @@ class Outcome:
     error: Exception | None = None
     """The failure itself, for reporting it (the scheduler does not read it)."""
     after_s: float = 0.0
-    """For ``AGAIN``: the wait before the next attempt; a wait is not a try that asked to be
-    sent again (it does not count towards ``max_again``)."""
+    """For ``AGAIN``: the wait before the next attempt, for a stream to be made in a later
+    slot. A wait is not a try that asked to be sent again (it does not count towards
+    ``max_again``), and the stream's pace does not hold the next attempt: it makes the stream
+    (or waits again), not a PutLogEvents request; the one after it is paced."""
 
 
 class Ledger(Protocol):
@@ -510,8 +512,8 @@ class Scheduler:
         self._ledger.parked(len(request.items), body)
         if kind is Kind.AGAIN:
             stream.pace.accepted()
-            if outcome.after_s:
-                stream.retry_at = now + outcome.after_s
+            if outcome.after_s:  # what comes back makes the stream: no request of the pace's
+                stream.retry_at = stream.pace.next_at = now + outcome.after_s
             self._put_back(stream, request)
             return []
         if outcome.throttled:
