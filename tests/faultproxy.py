@@ -5,8 +5,9 @@ its ``X-Amz-Target`` name, e.g. ``PutLogEvents``), or set a :class:`Chaos` of pr
 for it; everything else is forwarded untouched. Faults are answered over real HTTP, so botocore
 parses them exactly as it would AWS's. The proxy can also go down (refusing connections) and
 come back on the same port, can take calls and never answer them, can enforce sequence
-tokens like the pre-2023 service, and can refuse an access key as AWS refuses one it does not
-know (the emulator checks no signature). Given a
+tokens like the pre-2023 service, can throttle an operation past a rate as an account quota
+does, and can refuse an access key as AWS refuses one it does not know (the emulator checks
+no signature). Given a
 :class:`~tests.limits.Recorder`, it checks every PutLogEvents request that passes through
 against the real limits: the way to check the requests of an exporter in another process.
 """
@@ -65,6 +66,11 @@ class FaultProxy:
         """Throttle a stream's PutLogEvents past this many in any ``rate_window_s`` window."""
         self.rate_window_s = 1.0
         self._windows: dict[tuple[str, str], list[float]] = {}
+        self._operation_rates: dict[str, int] = {}
+        self.arrivals: dict[str, list[float]] = {}
+        """When each call of an operation with a rate (see :meth:`throttle_above`) arrived."""
+        self.forwarded_at: dict[str, list[float]] = {}
+        """When each call of such an operation was let through to the emulator."""
         self._tokens: dict[tuple[str, str], int] = {}
         self._accepted: dict[tuple[str, str, str], str] = {}
         self._faults: dict[str, list[Fault]] = {}
@@ -134,6 +140,15 @@ class FaultProxy:
         """Answer every call signed with ``access_key_id`` as AWS answers a key it refuses."""
         with self._lock:
             self._refused_keys[access_key_id] = {"__type": code, "message": message}
+
+    def throttle_above(self, operation: str, per_second: int) -> None:
+        """Answer ``ThrottlingException`` to a call of ``operation`` when more than
+        ``per_second`` calls of it arrived in the last second (this one included), as
+        CloudWatch's account quotas do."""
+        with self._lock:
+            self._operation_rates[operation] = per_second
+            self.arrivals.setdefault(operation, [])
+            self.forwarded_at.setdefault(operation, [])
 
     def hang(self, operation: str) -> None:
         """Accept the calls of ``operation`` and never answer them (until :meth:`close`)."""
@@ -219,8 +234,12 @@ class FaultProxy:
         fault = self._next_fault(operation, body)
         if fault is None and operation == "PutLogEvents" and self._over_rate(body):
             fault = "throttle"
+        if fault is None and self._over_operation_rate(operation):
+            fault = "throttle"
         if fault == "throttle":
-            fault = Fault("error", 1, 400, {"__type": "ThrottlingException", "message": "Rate"})
+            fault = Fault(
+                "error", 1, 400, {"__type": "ThrottlingException", "message": "Rate exceeded"}
+            )
         elif fault == "server_error":
             code = self._random.choice(
                 [("ServiceUnavailableException", 503), ("InternalFailure", 500)]
@@ -259,6 +278,22 @@ class FaultProxy:
                 self._windows[key] = recent
                 return True
             self._windows[key] = [*recent, now]
+        return False
+
+    def _over_operation_rate(self, operation: str) -> bool:
+        """Whether this call is more than its operation's rate in the last second."""
+        now = time.monotonic()
+        with self._lock:
+            limit = self._operation_rates.get(operation)
+            if limit is None:
+                return False
+            arrivals = self.arrivals[operation]
+            arrivals.append(now)
+            recent = sum(1 for t in arrivals[-(limit + 1) :] if now - t < 1.0)
+            if recent > limit:
+                self.injected["over_operation_rate"] += 1
+                return True
+            self.forwarded_at[operation].append(now)
         return False
 
     def _forward(

@@ -314,6 +314,34 @@ def test_the_names_are_rendered_for_the_resource(
     assert "otel-cwlogs-check" in stream_names(logs, "/otel/doctor-names")
 
 
+def test_the_parts_filled_per_record_are_shown_as_such(
+    moto_endpoint: str, logs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "service.name=doctor-tenants")
+    monkeypatch.setenv(
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_GROUP_NAME", "/t/{service.name}/{attributes.tenant}"
+    )
+    monkeypatch.setenv("OTEL_EXPORTER_CLOUDWATCH_LOGS_LOG_STREAM_NAME", "{scope.name}")
+    status, out = check("--endpoint-url", moto_endpoint)
+    assert status == 0, out
+    lines = out.splitlines()
+    assert (
+        "  log_group: /t/doctor-tenants/<attributes.tenant> (from template "
+        "/t/{service.name}/{attributes.tenant}; the parts in <> are filled per record; the "
+        "checks below use /t/doctor-tenants/undefined)"
+    ) in lines
+    assert (
+        "  log_stream: <scope.name> (from template {scope.name}, for this process; the parts "
+        "in <> are filled per record)"
+    ) in lines
+    (default,) = [line for line in lines if line.startswith("  default_route: ")]
+    assert default.startswith("  default_route: log group /otel/doctor-tenants, stream ")
+    assert default.endswith(
+        "(from the settings' defaults, for a record whose names cannot be made)"
+    )
+    assert "otel-cwlogs-check" in stream_names(logs, "/t/doctor-tenants/undefined")
+
+
 def test_an_unusable_spool_directory_is_an_invalid_setting(
     moto_endpoint: str, group: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -144,6 +144,28 @@ def test_asking_again_and_again_counts_as_a_failure() -> None:
     assert engine.scheduler.streams["s"].failures == 1
 
 
+def test_a_send_again_later_waits_holding_no_slot_and_is_not_a_failure() -> None:
+    engine = Engine(rate=0, max_in_flight=1)
+    engine.emit("s", 5)
+    (request,) = engine.sends(1.0)
+    for _ in range(engine.settings.max_again + 2):  # waits do not count towards max_again
+        engine.scheduler.sent(
+            request, Outcome(Kind.AGAIN, list(request.items), after_s=2.0), engine.now
+        )
+        engine.emit("other")
+        (other,) = engine.sends(engine.now + 1.0)  # the only slot is free for another stream
+        assert other.stream.key == "other"
+        engine.deliver(other)
+        assert engine.sends(engine.now + 0.999) == []
+        (request,) = engine.sends(engine.now + 0.001)
+        assert request.stream.key == "s"
+    stream = engine.scheduler.streams["s"]
+    assert stream.failures == 0
+    engine.deliver(request)
+    assert engine.scheduler.settled
+    assert engine.balanced()
+
+
 def test_a_lasting_failure_is_dropped_without_a_spool_and_counted() -> None:
     engine = Engine()
     engine.emit("s", 4)

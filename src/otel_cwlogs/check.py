@@ -402,7 +402,10 @@ def processor_settings(
 def names(
     config: ExporterConfig, exporter: CloudWatchLogExporter, resource: Any, group: str, stream: str
 ) -> dict[str, Setting]:
-    """The log group and stream of this process's records, rendered for its resource."""
+    """The log group and stream of this process's records, rendered for its resource; parts
+    of a template filled per record are shown as ``<attributes.KEY>``, and ``group`` and
+    ``stream`` (what the checks use) are those of a record without them."""
+    router = exporter._router
     attributes = resource.attributes
     given = [
         item.partition("=")[0].strip()
@@ -417,12 +420,26 @@ def names(
     if config.log_group_name is None and GROUP_NAMES_ATTRIBUTE in attributes:
         group_source = f"resource attribute {GROUP_NAMES_ATTRIBUTE}"
     else:
-        group_source = f"template {exporter._router.group.text}"
-    return {
+        group_source = f"template {router.group.text}"
+    stream_source = f"template {router.stream.text}, for this process"
+    group_example, stream_example = router.examples(resource)
+    per_record = "; the parts in <> are filled per record"
+    if group_example != group:
+        group_source += f"{per_record}; the checks below use {group}"
+    if stream_example != stream:
+        stream_source += per_record
+    shown = {
         "service.name": Setting(str(attributes.get("service.name")), service_source),
-        "log_group": Setting(group, group_source),
-        "log_stream": Setting(stream, f"template {exporter._router.stream.text}, for this process"),
+        "log_group": Setting(group_example, group_source),
+        "log_stream": Setting(stream_example, stream_source),
     }
+    default = router.default(resource)
+    if default is not None:
+        shown["default_route"] = Setting(
+            f"log group {default.group}, stream {default.stream}",
+            "the settings' defaults, for a record whose names cannot be made",
+        )
+    return shown
 
 
 def logs_exporter(report: Report, value: str) -> None:

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NoReturn, TypeVar
 
 import boto3
 import botocore.config
@@ -26,6 +26,7 @@ from ._guard import guarded
 from .credentials import region_from_instance_metadata
 from .errors import ConfigError
 from .events import LogEvent
+from .pacing import CREATE_LOG_GROUP_RATE, CREATE_LOG_STREAM_RATE, Slots
 from .routing import Route
 
 T = TypeVar("T")
@@ -203,8 +204,22 @@ class RetryPolicy:
 
 
 class SendAgain(Exception):
-    """The request must be sent again at once: the endpoint asked for another sequence token,
-    refused the entity field, or the stream (and group) it needed were just made."""
+    """The request must be sent again: at once when the endpoint asked for another sequence
+    token, refused the entity field, or the stream (and group) it needed were just made;
+    after ``after_s`` when the stream or group is to be made in a later slot of the
+    process's creation pace (:data:`CREATE_SLOTS`)."""
+
+    def __init__(self, after_s: float = 0.0) -> None:
+        super().__init__(after_s)
+        self.after_s = after_s
+
+
+CREATE_SLOTS = {"stream": Slots(CREATE_LOG_STREAM_RATE), "group": Slots(CREATE_LOG_GROUP_RATE)}
+"""The process's pace of CreateLogStream and CreateLogGroup calls, shared by its exporters:
+CloudWatch's quotas of these calls are per account and region."""
+
+_PENDING_MAX = 4096
+"""Streams waiting to be made that an edge remembers; past it, they are found missing again."""
 
 
 @dataclass(frozen=True)
@@ -354,6 +369,9 @@ class LogsEdge:
         self._tokens: dict[tuple[str, str], str] = {}
         self.send_entity = True
         self._retention_known: dict[str, int] = {}
+        self._missing: dict[Route, tuple[str, float | None]] = {}
+        """Routes whose stream (or group) is to be made: what, and the time of its slot (None:
+        none reserved yet, after a creation call that failed)."""
 
     @property
     def client(self) -> Any:
@@ -380,6 +398,7 @@ class LogsEdge:
     def forget(self, route: Route) -> None:
         """The stream is no longer written to: its sequence token need not be kept."""
         self._tokens.pop((route.group, route.stream), None)
+        self._missing.pop(route, None)
 
     def _use(self, client: Any) -> None:
         """Send with ``client`` from now on (ready before another thread may take it)."""
@@ -422,7 +441,16 @@ class LogsEdge:
         while True:
             try:
                 result = self.attempt(route, events)
-            except SendAgain:
+            except SendAgain as exc:
+                if exc.after_s:  # the stream is made in a later slot: wait for it
+                    if time.monotonic() + exc.after_s >= deadline or self.stop.wait(exc.after_s):
+                        raise DeliveryError(
+                            "CreatePaced",
+                            "the log stream or group was to be made after the timeout (the "
+                            "process paces CreateLogStream and CreateLogGroup to the quotas)",
+                            True,
+                        ) from None
+                    continue
                 again += 1
                 if again <= self.policy.max_again:
                     continue
@@ -505,6 +533,9 @@ class LogsEdge:
         logger.info("read the AWS credentials again after %s", cause)
 
     def _attempt(self, route: Route, events: Sequence[LogEvent]) -> PutResult:
+        missing = self._missing.get(route)
+        if missing is not None:
+            self._make(route, *missing)
         params: dict[str, Any] = {"logGroupName": route.group, "logStreamName": route.stream}
         token = self._tokens.get((route.group, route.stream))
         if token is not None:
@@ -528,8 +559,7 @@ class LogsEdge:
             if code != "ResourceNotFoundException":
                 raise
             self._tokens.pop((route.group, route.stream), None)
-            self._create_stream(route)
-            raise SendAgain from None
+            self._make(route, "stream", None)
         self._set_token(route, response.get("nextSequenceToken"))
         rejected = rejected_counts(response.get("rejectedLogEventsInfo"), len(events))
         delivered = len(events) - sum(rejected.values())
@@ -561,19 +591,68 @@ class LogsEdge:
             if error_code(exc) != "ResourceAlreadyExistsException":
                 raise
 
-    def _create_stream(self, route: Route) -> None:
-        """Make the stream, and its group first when that is missing too."""
+    def _make(self, route: Route, what: str, slot: float | None) -> NoReturn:
+        """Make the missing stream, or its group and then the stream, each call in its slot
+        of the creation pace (reserved now when ``slot`` is None) and through its gate
+        (:class:`~.pacing.Slots`). Raises :class:`SendAgain`: at once when the stream is
+        made, after the wait when its slot or the gate is later (nothing is called then, nor
+        is a sender held; the gate holds one for at most one interval, 22 ms for a stream,
+        110 ms for a group); a failed call is raised, and the step is made again, in a new
+        slot, at the request's next attempt."""
+        while True:
+            slots = CREATE_SLOTS[what]
+            now = time.monotonic()
+            if slot is None:
+                slot = slots.reserve(now)
+            if slot > now:
+                self._remember_missing(route, what, slot)
+                raise SendAgain(slot - now)
+            taken, wait = slots.start(now)
+            if not taken:
+                self._remember_missing(route, what, slot)
+                raise SendAgain(wait)
+            if wait:
+                self.stop.wait(wait)
+            self._remember_missing(route, what, None)
+            try:
+                if what == "stream":
+                    made = self._create_stream(route)
+                else:
+                    self._create_group(route)
+                    made = False
+            except botocore.exceptions.ClientError as exc:
+                if error_code(exc) in THROTTLING_CODES:
+                    slots.throttled(time.monotonic())
+                raise
+            slots.accepted()
+            if made:
+                self._missing.pop(route, None)
+                raise SendAgain
+            what, slot = ("group" if what == "stream" else "stream"), None
+
+    def _remember_missing(self, route: Route, what: str, slot: float | None) -> None:
+        if route not in self._missing and len(self._missing) >= _PENDING_MAX:
+            self._missing.clear()
+        self._missing[route] = (what, slot)
+
+    def _create_stream(self, route: Route) -> bool:
+        """Make the stream; False when its group is missing (and may be made)."""
         try:
             self._call("create_log_stream", logGroupName=route.group, logStreamName=route.stream)
-            return
+            return True
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) != "ResourceNotFoundException":
                 raise
         if not self._create_log_group:
+            self._missing.pop(route, None)
             raise DeliveryError(
                 "ResourceNotFoundException",
                 f"log group {route.group!r} does not exist and create_log_group is off",
             )
+        return False
+
+    def _create_group(self, route: Route) -> None:
+        """Make the group, with the configured class, KMS key, tags and retention."""
         group_params: dict[str, Any] = {"logGroupName": route.group, **self._group_options}
         if self._tags:
             group_params["tags"] = self._tags
@@ -583,8 +662,9 @@ class LogsEdge:
             self._call(
                 "put_retention_policy", logGroupName=route.group, retentionInDays=self._retention
             )
+            if len(self._retention_known) >= _PENDING_MAX:
+                self._retention_known.clear()
             self._retention_known[route.group] = self._retention
-        self._call("create_log_stream", logGroupName=route.group, logStreamName=route.stream)
 
     def close(self) -> None:
         self.stop.set()

@@ -120,9 +120,9 @@ class CloudWatchDelivery:
         started = exporter.metrics_start(len(first))
         try:
             result = edge.attempt(key, first)
-        except SendAgain:
+        except SendAgain as again:
             exporter.metrics_finish(started, len(first), 0, {})
-            return Outcome(Kind.AGAIN, _items(first + rest)), tally
+            return Outcome(Kind.AGAIN, _items(first + rest), after_s=again.after_s), tally
         except DeliveryError as exc:
             tally.failed = 1
             if exc.retryable:

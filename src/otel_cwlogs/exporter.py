@@ -26,7 +26,7 @@ from .client import DeliveryError, LogsEdge, RetryPolicy, make_client
 from .config import ExporterConfig, env_name, ignoring_invalid_variables
 from .credentials import assumed_role_session, base_session
 from .events import EventEncoder, LogEvent, Selection
-from .routing import Route, Router
+from .routing import ROUTED_TO_DEFAULT, Route, Router
 
 NOT_RETRYABLE_HINTS = {
     "AccessDeniedException": "the credentials lack an IAM permission (logs:PutLogEvents, "
@@ -53,7 +53,9 @@ class ExporterStats:
     ``dropped`` counts events by reason, except ``invalid_record`` (a batch item that is
     not a log record), ``empty`` (a ``body``-format record with an empty body) and
     ``after_shutdown``, which count records. ``modified`` counts records that were
-    ``repaired`` (invalid text), ``truncated``, ``split`` or ``depth_limited``.
+    ``repaired`` (invalid text), ``truncated``, ``split`` or ``depth_limited``, and those
+    ``routed_to_default``: sent to the default log group or stream, as the names their
+    attributes gave could not be used (see :mod:`otel_cwlogs.routing`).
     """
 
     records: int
@@ -76,7 +78,7 @@ class ExporterStats:
         return sum(self.dropped.values())
 
 
-_MODIFIED = ("repaired", "truncated", "split", "depth_limited")
+_MODIFIED = ("repaired", "truncated", "split", "depth_limited", ROUTED_TO_DEFAULT)
 
 
 class CloudWatchLogExporter(ExporterBase):
@@ -84,7 +86,8 @@ class CloudWatchLogExporter(ExporterBase):
 
     Every argument may be left out; it is then read from ``OTEL_EXPORTER_CLOUDWATCH_LOGS_<NAME>``
     (e.g. ``..._LOG_GROUP_NAME``), else defaults apply. ``log_group_name`` and
-    ``log_stream_name`` are templates over resource attributes (see :mod:`otel_cwlogs.routing`).
+    ``log_stream_name`` are templates over the resource's attributes, and the record's
+    attributes and scope (see :mod:`otel_cwlogs.routing`).
     Pass a ready boto3 ``logs`` ``client``, or a boto3 ``session`` to make one from. TLS
     certificates are verified unless ``verify`` says otherwise (False, or a CA bundle path).
     The counters of :meth:`stats` are also OpenTelemetry metrics (``otel_cwlogs.exporter.*``)
@@ -285,6 +288,8 @@ class CloudWatchLogExporter(ExporterBase):
         dropped to fit CloudWatch). Counts nothing."""
         notes: Counter[str] = Counter()
         by_route: dict[Route, list[LogEvent]] = {}
+        router = self._router
+        by_record = router.by_record
         for item in batch:
             try:
                 kind = type(item)
@@ -294,7 +299,10 @@ class CloudWatchLogExporter(ExporterBase):
                     record = record_view(item)
                 else:
                     record = view(item)
-                route = self._router.route(record.resource)
+                if by_record:
+                    route = router.route_record(record, notes)
+                else:
+                    route = router.route(record.resource)
                 events = self._encoder.encode(record, now_ms, notes)
             except Exception:
                 notes["invalid_record"] += 1
@@ -322,8 +330,19 @@ class CloudWatchLogExporter(ExporterBase):
 
     def report_encoded(self, notes: Counter[str]) -> None:
         """Say (rate-limited) what the encoder changed or dropped."""
-        modified = Counter({k: v for k, v in notes.items() if k in _MODIFIED})
+        modified = Counter(
+            {k: v for k, v in notes.items() if k in _MODIFIED and k != ROUTED_TO_DEFAULT}
+        )
         dropped = Counter({k: v for k, v in notes.items() if k not in _MODIFIED})
+        if notes[ROUTED_TO_DEFAULT]:
+            self._report.tally(
+                ROUTED_TO_DEFAULT,
+                notes[ROUTED_TO_DEFAULT],
+                logging.WARNING,
+                "%d records sent to the default log group or stream (counted as modified: "
+                "routed_to_default), as their names could not be made; the last: %s",
+                self._router.unroutable,
+            )
         if modified:
             self._report.log(
                 "modified",

@@ -7,9 +7,20 @@ to a sender before its pace allows, and the AWS edge waits for it before every a
 request, retries and re-sends after creating a stream included, so no window ever holds more
 than the rate. A stream that is throttled all the same (an account quota, an endpoint with a
 lower one) slows down by itself, and comes back to its rate as requests go through.
+
+:class:`Slots` paces calls that share one quota across a process's threads and streams: the
+creation of log streams and groups (CloudWatch's CreateLogStream quota is 50 per second per
+account and region, CreateLogGroup's 10), so that a burst of new streams waits its turn.
 """
 
 from __future__ import annotations
+
+import threading
+
+from ._fork import reinit_in_child
+
+CREATE_LOG_STREAM_RATE = 50.0
+CREATE_LOG_GROUP_RATE = 10.0
 
 
 class Pace:
@@ -53,3 +64,59 @@ class Pace:
     def take(self, now: float) -> None:
         """A request starts now."""
         self.next_at = now + self.interval
+
+
+class Slots:
+    """Calls under one per-second quota, shared by threads: a queue of reserved slots, and a
+    gate that spaces the calls themselves.
+
+    A caller first reserves the next free slot (:meth:`reserve`), ``1.1/rate`` after the one
+    before (the margin of :class:`Pace`), and comes back then: callers are served in the
+    order they came, and a burst of them waits its turn without holding a thread. At its
+    slot it passes the gate (:meth:`start`), which spaces the calls made by the same
+    interval: callers that come late (their threads were busy) and together still go one
+    by one, so no one-second window holds more than the rate. Throttling all the same (other
+    processes under the same quota) doubles the spacing, at most once a second, up to
+    :attr:`SLOWEST_S`; calls that go through bring it back.
+    """
+
+    SLOWEST_S = 5.0
+
+    def __init__(self, rate: float) -> None:
+        self.base = Pace.MARGIN / rate
+        self.interval = self.base
+        self._next_slot = self._last_start = self._slowed_at = float("-inf")
+        self._new_lock()
+        reinit_in_child(self._new_lock)
+
+    def _new_lock(self) -> None:
+        self._lock = threading.Lock()
+
+    def reserve(self, now: float) -> float:
+        """The time of the caller's slot (``now`` when the quota allows a call at once)."""
+        with self._lock:
+            at = max(now, self._next_slot)
+            self._next_slot = at + self.interval
+            return at
+
+    def start(self, now: float) -> tuple[bool, float]:
+        """(taken, wait) at the gate. When the last call began by ``now``, the next is the
+        caller's (taken), made after the wait (at most one interval). When another caller
+        waits already, nothing is taken: the caller comes back after the wait, when that
+        one has begun, and tries again."""
+        with self._lock:
+            at = max(now, self._last_start + self.interval)
+            taken = self._last_start <= now
+            if taken:
+                self._last_start = at
+            return taken, at - now
+
+    def throttled(self, now: float) -> None:
+        with self._lock:
+            if now - self._slowed_at >= 1.0:
+                self._slowed_at = now
+                self.interval = min(self.SLOWEST_S, 2 * self.interval)
+
+    def accepted(self) -> None:
+        with self._lock:
+            self.interval = max(self.base, self.interval / 1.5)

@@ -65,7 +65,8 @@ class Kind(enum.Enum):
     """Every item is settled (delivered, or dropped by the exporter)."""
     AGAIN = "again"
     """The rest goes again as soon as the pace allows (a stream was just made, a sequence
-    token was corrected, a request too long in time was cut)."""
+    token was corrected, a request too long in time was cut), or after the outcome's
+    ``after_s`` (the stream is to be made in a later slot of the creation pace)."""
     RETRY = "retry"
     """A passing failure: try again after the backoff."""
     FAILED = "failed"
@@ -87,6 +88,11 @@ class Outcome:
     drop_reason: str = "undeliverable"
     error: Exception | None = None
     """The failure itself, for reporting it (the scheduler does not read it)."""
+    after_s: float = 0.0
+    """For ``AGAIN``: the wait before the next attempt, for a stream to be made in a later
+    slot. A wait is not a try that asked to be sent again (it does not count towards
+    ``max_again``), and the stream's pace does not hold the next attempt: it makes the stream
+    (or waits again), not a PutLogEvents request; the one after it is paced."""
 
 
 class Ledger(Protocol):
@@ -492,7 +498,7 @@ class Scheduler:
             body = 0
         request.items, request.size = remaining, kept
         kind = outcome.kind if remaining else Kind.DONE  # nothing left to try
-        if kind is Kind.AGAIN:
+        if kind is Kind.AGAIN and not outcome.after_s:
             request.tries_again += 1
             if request.tries_again > self.settings.max_again:
                 kind = Kind.RETRY
@@ -506,6 +512,8 @@ class Scheduler:
         self._ledger.parked(len(request.items), body)
         if kind is Kind.AGAIN:
             stream.pace.accepted()
+            if outcome.after_s:  # what comes back makes the stream: no request of the pace's
+                stream.retry_at = stream.pace.next_at = now + outcome.after_s
             self._put_back(stream, request)
             return []
         if outcome.throttled:
