@@ -531,19 +531,29 @@ class EventEncoder:
 
     def _otlp_head(self, record: RecordView) -> str:
         """``"resource":{...},"scope":{...}`` for a record's resource and scope, cached."""
+        return self._context_text(self._heads, record, _otlp_context)
+
+    @staticmethod
+    def _context_text(
+        cache: dict[tuple[int, int], tuple[Any, Any, str]],
+        record: RecordView,
+        fields_of: Callable[[RecordView], dict[str, Any]],
+    ) -> str:
+        """The JSON of ``fields_of(record)`` without its braces, cached in ``cache`` per
+        scope and resource (the objects themselves, not only their ids)."""
         key = (id(record.scope), id(record.resource))
-        hit = self._heads.get(key)
+        hit = cache.get(key)
         if hit is not None and hit[0] is record.scope and hit[1] is record.resource:
             return hit[2]
-        context = _otlp_context(record)
-        text = _dumps(context)
+        fields = fields_of(record)
+        text = _dumps(fields)
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
-            text = _dumps(_repair_value(context))
-        if len(self._heads) >= _TAIL_CACHE_SIZE:
-            self._heads.clear()
-        self._heads[key] = (record.scope, record.resource, text[1:-1])
+            text = _dumps(_repair_value(fields))
+        if len(cache) >= _TAIL_CACHE_SIZE:
+            cache.clear()
+        cache[key] = (record.scope, record.resource, text[1:-1])
         return text[1:-1]
 
     def _severity(self, number: int | None, text: str | None) -> str:
@@ -565,21 +575,9 @@ class EventEncoder:
         """``,"scope":{...},"resource":{...}`` for a record's scope and resource, cached."""
         if record.scope is self._last[0] and record.resource is self._last[1]:
             return self._last[2]
-        key = (id(record.scope), id(record.resource))
-        hit = self._tails.get(key)
-        if hit is not None and hit[0] is record.scope and hit[1] is record.resource:
-            self._last = hit
-            return hit[2]
-        fields = _context_fields(record)
-        text = _dumps(fields)
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            text = _dumps(_repair_value(fields))
-        tail = "," + text[1:-1] if fields else ""
-        if len(self._tails) >= _TAIL_CACHE_SIZE:
-            self._tails.clear()
-        self._tails[key] = self._last = (record.scope, record.resource, tail)
+        fields = self._context_text(self._tails, record, _context_fields)
+        tail = "," + fields if fields else ""
+        self._last = (record.scope, record.resource, tail)
         return tail
 
     def _encode_text(self, text: str, ts: int, counts: Counter[str]) -> list[LogEvent]:
