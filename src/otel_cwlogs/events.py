@@ -430,30 +430,33 @@ class EventEncoder:
         ns = record.timestamp
         ts = ns // 1_000_000 if type(ns) is int and ns else timestamp_ms(record, now_ms)
         if self.message_format == "json":
-            message = self._plain_json(record)
-            if message is not None:
-                if message.isascii():  # a flag of the string: its length is its UTF-8 size
-                    size = len(message)
-                else:
-                    try:
-                        size = len(message.encode("utf-8"))
-                    except UnicodeEncodeError:
-                        size = 0
-                if 0 < size <= self._max_message:
-                    return [_new_event(LogEvent, (ts, message, size + EVENT_OVERHEAD))]
+            whole = self._whole(self._plain_json(record), ts)
+            if whole is not None:
+                return whole
             return self._encode_json(record_document(record, counts), ts, counts)
         if self.message_format == "otlp":
-            message = self._plain_otlp(record)
-            if message is not None:
-                try:
-                    size = len(message.encode("utf-8"))
-                except UnicodeEncodeError:
-                    size = 0
-                if 0 < size <= self._max_message:
-                    return [_new_event(LogEvent, (ts, message, size + EVENT_OVERHEAD))]
+            whole = self._whole(self._plain_otlp(record), ts)
+            if whole is not None:
+                return whole
             doc = otlp_document(record, counts)
             return self._encode_json(doc, ts, counts, _OTLP_SCALAR_FIELDS)
         return self._encode_text(body_text(record.body, counts), ts, counts)
+
+    def _whole(self, message: str | None, ts: int) -> list[LogEvent] | None:
+        """A fast path's ``message`` as one event, when there is one and it fits; else None
+        (the document is then built, and cut or split)."""
+        if message is None:
+            return None
+        if message.isascii():  # a flag of the string: its length is its UTF-8 size
+            size = len(message)
+        else:
+            try:
+                size = len(message.encode("utf-8"))
+            except UnicodeEncodeError:
+                return None
+        if 0 < size <= self._max_message:
+            return [_new_event(LogEvent, (ts, message, size + EVENT_OVERHEAD))]
+        return None
 
     def _select(self, record: RecordView) -> RecordView:
         """The record with only what the selection keeps (resources cached by identity)."""
