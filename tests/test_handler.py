@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -26,9 +27,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor, LoggingHandler
-from otel_cwlogs._guard import is_otel_handler
+from otel_cwlogs._guard import guarded, is_otel_handler
 from otel_cwlogs._sdk import view
-from otel_cwlogs.capture import Captured
 
 from .conftest import read_events
 from .records import Capture
@@ -215,6 +215,35 @@ def test_filters_and_logging_disable_apply_as_to_the_sdks_handler(pair: Pair) ->
     assert [doc["body"] for _, doc in ours] == ["kept", "kept too"]
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="filters may replace records from 3.12")
+def test_a_filter_that_replaces_the_record_is_followed(pair: Pair) -> None:
+    def redact(record: logging.LogRecord) -> logging.LogRecord:
+        replaced = logging.makeLogRecord(record.__dict__)
+        replaced.msg, replaced.args = "redacted", ()
+        return replaced
+
+    for pipeline in (pair.sdk, pair.ours):
+        pipeline.handler.addFilter(redact)
+    pair.log.info("card %s", "4111")
+    ours = assert_same(pair, 1)
+    assert [doc["body"] for _, doc in ours] == ["redacted"]
+
+
+def test_the_packages_own_records_are_refused_wherever_the_handler_is(pair: Pair) -> None:
+    """Records made during the package's own work never enter a pipeline through our
+    handler, on any logger, for any processor (the SDK's handler needs the package's filter,
+    put on the root logger's handlers only)."""
+    capture = Capture()
+    pair.ours.provider.add_log_record_processor(SimpleLogRecordProcessor(capture))
+    guarded(lambda: pair.log.warning("from the exporter's thread"))()
+    pair.log.info("the application's")
+    assert pair.ours.provider.force_flush(60_000)
+    assert [view(item).body for item in capture.items] == ["the application's"]
+    delivered = read_events(pair.logs, pair.group, "ours")
+    assert [json.loads(e["message"])["body"] for e in delivered] == ["the application's"]
+    assert pair.ours.processor.stats().received == 1
+
+
 def test_after_the_providers_shutdown_records_are_counted_as_dropped(pair: Pair) -> None:
     pair.log.info("before")
     assert_same(pair, 1)
@@ -231,7 +260,7 @@ def test_the_fast_path_hands_our_processor_a_capture(pair: Pair) -> None:
     original = processor.on_capture
     processor.on_capture = lambda item, body: (given.append(item), original(item, body))  # type: ignore[method-assign]
     pair.log.info("fast")
-    assert [type(item) for item in given] == [Captured]
+    assert [type(item) for item in given] == [tuple]  # a capture (see otel_cwlogs.capture)
     assert_same(pair, 1)
 
 

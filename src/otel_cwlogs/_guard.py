@@ -6,7 +6,8 @@ marks its thread as exporting. Log records created in that thread meanwhile (bot
 urllib3 debug lines, the package's own warnings) are the package's, not the application's:
 :class:`CloudWatchLogRecordProcessor` drops them in ``on_emit``, and :data:`OWN_RECORDS`, a
 filter put on the OpenTelemetry logging handlers of the root logger, stops them before they
-reach any other processor (the stock ``BatchLogRecordProcessor`` included). Records the
+reach any other processor (the stock ``BatchLogRecordProcessor`` included);
+:class:`~otel_cwlogs.LoggingHandler` refuses them itself, wherever it is. Records the
 application logs in its own ``suppress_instrumentation()`` blocks are not affected.
 """
 
@@ -31,12 +32,14 @@ class _Depth(threading.local):
     depth = 0
 
 
-_local = _Depth()
+own_work = _Depth()
+"""The current thread's depth in the package's own work (``own_work.depth``; read it where
+a call of :func:`exporting` costs too much)."""
 
 
 def exporting() -> bool:
     """Whether the current thread is doing the package's own work."""
-    return _local.depth > 0
+    return own_work.depth > 0
 
 
 @wrapt.decorator
@@ -45,11 +48,11 @@ def _guard(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -
     ctx = context.set_value(context._SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, ctx)
     ctx = context.set_value(_SUPPRESS_PLAIN_KEY, True, ctx)
     token = context.attach(ctx)
-    _local.depth += 1
+    own_work.depth += 1
     try:
         return wrapped(*args, **kwargs)
     finally:
-        _local.depth -= 1
+        own_work.depth -= 1
         context.detach(token)
 
 
@@ -88,6 +91,10 @@ def protect_root_handlers() -> None:
     Idempotent and cheap (the root logger has a handful of handlers); called on every export
     so that a handler added after the exporter was made is covered too.
     """
+    from .handler import LoggingHandler
+
     for handler in logging.getLogger().handlers:
+        if isinstance(handler, LoggingHandler):  # refuses them in its handle()
+            continue
         if is_otel_handler(handler) and OWN_RECORDS not in handler.filters:
             handler.addFilter(OWN_RECORDS)

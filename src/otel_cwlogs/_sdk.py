@@ -29,7 +29,7 @@ import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, cast
 
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.context import Context
@@ -55,6 +55,7 @@ __all__ = [
     "batch_item",
     "bound_attributes",
     "configured_logger_provider",
+    "current_context",
     "handler_rules",
     "processors_of",
     "resource_attributes",
@@ -370,6 +371,23 @@ def synchronous_processors(provider: Any) -> Any:
 processors_of: Callable[[Any], tuple[Any, ...]] = attrgetter("_log_record_processors")
 """The processors of :func:`synchronous_processors`' list, now (a tuple, replaced when one
 is added)."""
+
+
+def _context_getter() -> Callable[[], Context]:
+    """The API's ``get_current``, or the ``get`` of the context variable it reads when the
+    runtime context is the API's own (one call instead of three on the handler's path)."""
+    from opentelemetry import context
+    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
+    runtime = getattr(context, "_RUNTIME_CONTEXT", None)
+    variable = getattr(runtime, "_current_context", None)
+    if type(runtime) is ContextVarsRuntimeContext and variable is not None:
+        return cast(Callable[[], Context], variable.get)
+    return context.get_current
+
+
+current_context = _context_getter()
+"""The current OpenTelemetry context (``opentelemetry.context.get_current``)."""
 
 
 def sdk_logging_handler(provider: Any) -> logging.Handler:

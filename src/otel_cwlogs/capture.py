@@ -2,7 +2,7 @@
 :class:`~otel_cwlogs.CloudWatchLogRecordProcessor`.
 
 On the application's thread the handler takes only what cannot wait, into a
-:class:`Captured` tuple that is the processor's queue item:
+:data:`Captured` tuple that is the processor's queue item:
 
 - the body, made now (the message's arguments may change later; a formatter set on the
   handler runs now);
@@ -33,16 +33,11 @@ _PLAIN = frozenset((str, int, float, bool))
 """Attribute values the SDK keeps as they are."""
 
 
-class Captured(tuple[Any, ...]):
-    """(source, body, observed_ns, context, fields, attributes): one record on its way from
-    the handler to the drain thread; ``attributes`` is None unless made on the application's
-    thread."""
-
-    __slots__ = ()
-
-
-new_captured: Callable[..., Captured] = tuple.__new__
-"""A :class:`Captured` from a tuple, without a call of ``__new__`` of our own."""
+Captured = tuple[Any, ...]
+"""(source, body, observed_ns, context, fields, attributes): one record on its way from
+the handler to the drain thread, a plain tuple (the queue's only one: the SDK's records and
+:class:`~._sdk.RecordView` are not); ``attributes`` is None unless made on the application's
+thread."""
 
 
 class Source:

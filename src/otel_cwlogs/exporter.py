@@ -21,7 +21,7 @@ from ._sdk import ExporterBase, ExportResult, RecordView, view
 from ._sdk_metrics import ExporterMetrics
 from ._sdk_metrics import enabled as sdk_metrics_enabled
 from .batching import plan_requests
-from .capture import Captured, record_view
+from .capture import record_view
 from .client import DeliveryError, LogsEdge, RetryPolicy, make_client
 from .config import ExporterConfig, env_name, ignoring_invalid_variables
 from .credentials import assumed_role_session, base_session
@@ -295,7 +295,7 @@ class CloudWatchLogExporter(ExporterBase):
                 kind = type(item)
                 if kind is RecordView:
                     record = item
-                elif kind is Captured:
+                elif kind is tuple:  # what the handler captured (see .capture)
                     record = record_view(item)
                 else:
                     record = view(item)

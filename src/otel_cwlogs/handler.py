@@ -13,19 +13,22 @@ SDK's, or none of ours, the handler is the SDK's.
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from time import time_ns
 from typing import Any
 
 from opentelemetry._logs import get_logger
-from opentelemetry.context import get_current
 from opentelemetry.sdk._logs import LoggingHandler as _SdkLoggingHandler
 
 from . import _sdk
-from ._guard import exporting
-from .capture import Captured, Source, new_captured, skipping
+from ._guard import own_work
+from .capture import Source, skipping
 
 _VALID_BODY = _sdk.VALID_BODY_TYPES
+_current_context = _sdk.current_context
+_FILTER_GIVES_RECORD = sys.version_info >= (3, 12)
+"""``Filterer.filter`` answers the record itself, not True, from Python 3.12."""
 
 
 class LoggingHandler(_SdkLoggingHandler):
@@ -46,10 +49,28 @@ class LoggingHandler(_SdkLoggingHandler):
         self._others = False
         self._sources: dict[str | None, Source | None] = {}
 
+    def handle(self, record: logging.LogRecord) -> Any:
+        """``logging.Handler.handle``, without the handler's lock on the fast path (it
+        touches nothing the lock guards), and nothing at all for the package's own records
+        (the filter the package puts on the SDK's handlers, built in)."""
+        if own_work.depth:
+            return False
+        rv: Any
+        if self.filters:
+            rv = self.filter(record)
+            if not rv:
+                return rv
+            if isinstance(rv, logging.LogRecord):  # Python 3.12+: a filter may replace it
+                record = rv
+        else:
+            rv = record if _FILTER_GIVES_RECORD else True
+        self.emit(record)
+        return rv
+
     def emit(self, record: logging.LogRecord) -> None:
         processors = self._processors
-        if processors is None or exporting():
-            super().emit(record)
+        if processors is None:
+            self._sdk_emit(record)
             return
         current = _sdk.processors_of(processors)
         if current is not self._seen:
@@ -61,13 +82,17 @@ class LoggingHandler(_SdkLoggingHandler):
             source = self._sources[key] = self._source(record.name)
         ours = self._ours
         if not ours or source is None:
-            super().emit(record)
+            self._sdk_emit(record)
             return
         if source.enabled is not None and not source.enabled():
             return
         msg = record.msg
         if self.formatter is not None and self._formatter_body:
-            body: Any = self.format(record)
+            self.acquire()
+            try:
+                body: Any = self.format(record)
+            finally:
+                self.release()
         elif type(msg) is str and not record.args:
             body = msg
         else:
@@ -77,15 +102,23 @@ class LoggingHandler(_SdkLoggingHandler):
         if record.exc_info:  # its text now, and no traceback kept while it waits
             attributes = self._get_attributes(record)
             fields["exc_info"] = None
-        item = new_captured(Captured, (source, body, time_ns(), get_current(), fields, attributes))
+        item = (source, body, time_ns(), _current_context(), fields, attributes)
         for processor in ours:
             processor.on_capture(item, body)
         if self._others:
             skipping.processors = ours
             try:
-                super().emit(record)
+                self._sdk_emit(record)
             finally:
                 skipping.processors = ()
+
+    def _sdk_emit(self, record: logging.LogRecord) -> None:
+        """The SDK handler's ``emit``, under the handler's lock as ``handle`` would call it."""
+        self.acquire()
+        try:
+            super().emit(record)
+        finally:
+            self.release()
 
     def _body(self, record: logging.LogRecord) -> Any:
         """The body of a record without a formatter, by the SDK's rules."""
