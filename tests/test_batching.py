@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from otel_cwlogs.batching import DAY_MS, HOUR_MS, Limits, plan_requests
-from otel_cwlogs.events import LogEvent, make_event
+from otel_cwlogs.events import MESSAGE, SIZE, TIMESTAMP, LogEvent, make_event
 
 from .limits import request_problems
 
@@ -15,7 +15,7 @@ MARGIN = Limits().margin_ms
 
 
 def as_body(request: list[LogEvent]) -> dict[str, object]:
-    return {"logEvents": [{"timestamp": e.timestamp, "message": e.message} for e in request]}
+    return {"logEvents": [{"timestamp": e[TIMESTAMP], "message": e[MESSAGE]} for e in request]}
 
 
 def check_plan(events: list[LogEvent], retention_days: int | None = None) -> None:
@@ -24,12 +24,12 @@ def check_plan(events: list[LogEvent], retention_days: int | None = None) -> Non
         assert request_problems(as_body(request), now_ms=NOW) == []
     sent = [e for r in plan.requests for e in r]
     # every kept event is sent exactly once, and equal timestamps keep their given order
-    assert sent == sorted(sent, key=lambda e: e.timestamp)
+    assert sent == sorted(sent, key=lambda e: e[TIMESTAMP])
     expected_kept = [e for e in events if _reason(e, retention_days) is None]
     assert sorted(map(id, sent)) == sorted(map(id, expected_kept))
-    for ts in {e.timestamp for e in sent}:
-        assert [id(e) for e in sent if e.timestamp == ts] == [
-            id(e) for e in expected_kept if e.timestamp == ts
+    for ts in {e[TIMESTAMP] for e in sent}:
+        assert [id(e) for e in sent if e[TIMESTAMP] == ts] == [
+            id(e) for e in expected_kept if e[TIMESTAMP] == ts
         ]
     reasons = Counter(_reason(e, retention_days) for e in events)
     reasons.pop(None, None)
@@ -38,13 +38,13 @@ def check_plan(events: list[LogEvent], retention_days: int | None = None) -> Non
 
 
 def _reason(event: LogEvent, retention_days: int | None) -> str | None:
-    if event.timestamp > NOW + 2 * HOUR_MS - MARGIN:
+    if event[TIMESTAMP] > NOW + 2 * HOUR_MS - MARGIN:
         return "too_new"
-    if event.timestamp < NOW - 14 * DAY_MS + MARGIN:
+    if event[TIMESTAMP] < NOW - 14 * DAY_MS + MARGIN:
         return "too_old"
-    if retention_days is not None and event.timestamp < NOW - retention_days * DAY_MS + MARGIN:
+    if retention_days is not None and event[TIMESTAMP] < NOW - retention_days * DAY_MS + MARGIN:
         return "expired"
-    if event.size > 1_048_576:
+    if event[SIZE] > 1_048_576:
         return "oversize"
     return None
 
@@ -93,7 +93,7 @@ def test_exact_byte_limit_is_allowed() -> None:
 def test_span_over_a_day_starts_a_new_request() -> None:
     stamps = [NOW - 3 * DAY_MS, NOW - 2 * DAY_MS - 1, NOW - 2 * DAY_MS, NOW]
     plan = plan_requests([make_event(ts, "m") for ts in stamps], NOW)
-    assert [[e.timestamp for e in r] for r in plan.requests] == [stamps[:2], stamps[2:3], [NOW]]
+    assert [[e[TIMESTAMP] for e in r] for r in plan.requests] == [stamps[:2], stamps[2:3], [NOW]]
 
 
 def test_an_event_larger_than_a_request_is_set_aside() -> None:

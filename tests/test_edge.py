@@ -207,7 +207,7 @@ def test_events_json_is_what_json_dumps_writes(messages: list[str]) -> None:
     byte for byte what ``json.dumps`` writes: quotes, backslashes, control characters."""
     events = [make_event(1_800_000_000_000 + i, message) for i, message in enumerate(messages)]
     expected = json.dumps(
-        [{"timestamp": e.timestamp, "message": e.message} for e in events],
+        [{"timestamp": timestamp, "message": message} for timestamp, message, _ in events],
         ensure_ascii=False,
         separators=(",", ":"),
     )

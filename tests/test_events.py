@@ -15,6 +15,9 @@ from otel_cwlogs.events import (
     DEPTH_MARKER,
     EVENT_OVERHEAD,
     MAX_EVENT_BYTES,
+    MESSAGE,
+    SIZE,
+    TIMESTAMP,
     TRUNCATED_SUFFIX,
     EventEncoder,
     Selection,
@@ -35,7 +38,7 @@ def encode(rec: Any, **kwargs: Any) -> tuple[list[Any], Counter[str]]:
 def only_message(rec: Any, **kwargs: Any) -> str:
     events, _ = encode(rec, **kwargs)
     assert len(events) == 1
-    return str(events[0].message)
+    return str(events[0][MESSAGE])
 
 
 def test_json_layout_is_the_collectors() -> None:
@@ -117,7 +120,7 @@ def test_deep_and_cyclic_values_are_cut_at_the_depth_limit() -> None:
     cyclic.append(cyclic)
     for body in (deep, cyclic):
         events, counts = encode(record(body=body))
-        assert DEPTH_MARKER in events[0].message
+        assert DEPTH_MARKER in events[0][MESSAGE]
         assert counts["depth_limited"] == 1
 
 
@@ -149,16 +152,16 @@ def test_empty_body_in_body_format_is_dropped_and_counted(body: Any) -> None:
 def test_lone_surrogates_are_repaired(message_format: str) -> None:
     rec = record(body="a\ud800b\udc00\ud83d\ude00", attributes={"k\udfff": "v"})
     events, counts = encode(rec, message_format=message_format)
-    message = events[0].message
+    message = events[0][MESSAGE]
     message.encode("utf-8")
     assert "a\ufffdb\ufffd\U0001f600" in message
     assert counts["repaired"] == 1
-    assert events[0].size == len(message.encode("utf-8")) + EVENT_OVERHEAD
+    assert events[0][SIZE] == len(message.encode("utf-8")) + EVENT_OVERHEAD
 
 
 def test_size_counts_utf8_bytes() -> None:
     events, _ = encode(record(body="日本語"), message_format="body")
-    assert events[0].size == 9 + EVENT_OVERHEAD
+    assert events[0][SIZE] == 9 + EVENT_OVERHEAD
 
 
 @pytest.mark.parametrize(
@@ -177,7 +180,7 @@ def test_timestamp_falls_back_to_observed_then_now(
     timestamp: int | None, observed: int | None, expected: int
 ) -> None:
     events, _ = encode(record(timestamp=timestamp, observed_timestamp=observed))
-    assert events[0].timestamp == expected
+    assert events[0][TIMESTAMP] == expected
 
 
 BIG = 'é日x"\\\n\x01' * 180_000  # 2.3 MB of text that grows when JSON-escaped
@@ -187,8 +190,8 @@ def test_truncate_json_cuts_the_body_and_keeps_valid_json() -> None:
     events, counts = encode(record(body=BIG, severity_text="ERROR"))
     (event,) = events
     assert counts["truncated"] == 1
-    assert MAX_EVENT_BYTES - 16 <= event.size <= MAX_EVENT_BYTES
-    doc = json.loads(event.message)
+    assert MAX_EVENT_BYTES - 16 <= event[SIZE] <= MAX_EVENT_BYTES
+    doc = json.loads(event[MESSAGE])
     assert BIG.startswith(doc["body"])
     assert doc["severity_text"] == "ERROR"
     assert doc["truncated"]["content"] == "body"
@@ -199,19 +202,19 @@ def test_truncate_body_format_cuts_at_a_character_and_marks_the_cut() -> None:
     events, counts = encode(record(body=BIG), message_format="body", max_event_bytes=262_144)
     (event,) = events
     assert counts["truncated"] == 1
-    assert event.size <= 262_144
-    assert event.message.endswith(TRUNCATED_SUFFIX)
-    assert BIG.startswith(event.message[: -len(TRUNCATED_SUFFIX)])
-    assert event.size >= 262_144 - 4
+    assert event[SIZE] <= 262_144
+    assert event[MESSAGE].endswith(TRUNCATED_SUFFIX)
+    assert BIG.startswith(event[MESSAGE][: -len(TRUNCATED_SUFFIX)])
+    assert event[SIZE] >= 262_144 - 4
 
 
 def split_json_parts(events: list[Any]) -> tuple[str, str]:
-    docs = [json.loads(e.message) for e in events]
+    docs = [json.loads(e[MESSAGE]) for e in events]
     ids = {d["split"]["id"] for d in docs}
     assert len(ids) == 1
     assert [d["split"]["part"] for d in docs] == list(range(1, len(docs) + 1))
     assert {d["split"]["parts"] for d in docs} == {len(docs)}
-    assert len({e.timestamp for e in events}) == 1
+    assert len({e[TIMESTAMP] for e in events}) == 1
     return "".join(d["body"] for d in docs), docs[0]["split"]["content"]
 
 
@@ -219,9 +222,9 @@ def test_split_json_carries_every_byte_of_the_body() -> None:
     events, counts = encode(record(body=BIG, span_id=7), oversize="split")
     assert counts["split"] == 1
     assert len(events) >= 3
-    assert all(e.size <= MAX_EVENT_BYTES for e in events)
+    assert all(e[SIZE] <= MAX_EVENT_BYTES for e in events)
     assert split_json_parts(events) == (BIG, "body")
-    assert all(json.loads(e.message)["span_id"] == "0000000000000007" for e in events)
+    assert all(json.loads(e[MESSAGE])["span_id"] == "0000000000000007" for e in events)
 
 
 def test_split_json_of_a_structured_body_carries_its_json_text() -> None:
@@ -239,10 +242,10 @@ def test_oversize_attributes_cut_the_whole_document() -> None:
     text, content = split_json_parts(events)
     assert content == "document"
     assert json.loads(text)["attributes"] == attributes
-    assert all(json.loads(e.message)["severity_number"] == 9 for e in events)
+    assert all(json.loads(e[MESSAGE])["severity_number"] == 9 for e in events)
     (cut,), _ = encode(rec, max_event_bytes=262_144)
-    assert json.loads(cut.message)["truncated"]["content"] == "document"
-    assert cut.size <= 262_144
+    assert json.loads(cut[MESSAGE])["truncated"]["content"] == "document"
+    assert cut[SIZE] <= 262_144
 
 
 def test_split_body_format_reassembles() -> None:
@@ -250,12 +253,12 @@ def test_split_body_format_reassembles() -> None:
     pattern = re.compile(r"\[split ([0-9a-f]{16}) (\d+)/(\d+)\] ")
     pieces = []
     for number, event in enumerate(events, start=1):
-        match = pattern.match(event.message)
+        match = pattern.match(event[MESSAGE])
         assert match is not None
         assert int(match.group(2)) == number
         assert int(match.group(3)) == len(events)
-        assert event.size <= MAX_EVENT_BYTES
-        pieces.append(event.message[match.end() :])
+        assert event[SIZE] <= MAX_EVENT_BYTES
+        pieces.append(event[MESSAGE][match.end() :])
     assert "".join(pieces) == BIG
 
 
@@ -291,11 +294,11 @@ def test_any_body_gives_events_within_the_limit(
         max_event_bytes=limit,
     )
     for event in events:
-        data = event.message.encode("utf-8")
-        assert event.size == len(data) + EVENT_OVERHEAD <= limit
+        data = event[MESSAGE].encode("utf-8")
+        assert event[SIZE] == len(data) + EVENT_OVERHEAD <= limit
         assert data
         if message_format == "json":
-            json.loads(event.message)
+            json.loads(event[MESSAGE])
     if counts["split"] and message_format == "json":
         joined, content = split_json_parts(events)
         expected = json.loads(only_message(record(body=body, severity_text="INFO")))
@@ -387,17 +390,17 @@ def test_the_resource_attributes_each_event_carries_are_chosen(
 ) -> None:
     rec = record(body="b", resource_attributes=RESOURCE)
     events, _ = encode(rec, selection=Selection.parse(setting))
-    assert json.loads(events[0].message).get("resource") == kept
+    assert json.loads(events[0][MESSAGE]).get("resource") == kept
 
 
 def test_the_code_attributes_can_be_left_out() -> None:
     rec = record(body="b", attributes={"code.function.name": "pay", "code.lineno": 3, "order": 7})
     events, _ = encode(rec, selection=Selection(code=False))
-    assert json.loads(events[0].message)["attributes"] == {"order": 7}
+    assert json.loads(events[0][MESSAGE])["attributes"] == {"order": 7}
     events, _ = encode(
         record(body="b", attributes={"code.lineno": 3}), selection=Selection(code=False)
     )
-    assert "attributes" not in json.loads(events[0].message)
+    assert "attributes" not in json.loads(events[0][MESSAGE])
 
 
 @pytest.mark.parametrize("text", ["", "-", " , "])

@@ -19,7 +19,9 @@ from otel_cwlogs._sdk import view
 from otel_cwlogs.config import ExporterConfig
 from otel_cwlogs.events import (
     EVENT_OVERHEAD,
+    MESSAGE,
     MIN_MAX_EVENT_BYTES,
+    SIZE,
     EventEncoder,
     Selection,
     otlp_document,
@@ -39,7 +41,7 @@ def encode(rec: Any, **kwargs: Any) -> tuple[list[Any], Counter[str]]:
 def only_message(rec: Any, **kwargs: Any) -> str:
     events, _ = encode(rec, **kwargs)
     assert len(events) == 1
-    return str(events[0].message)
+    return str(events[0][MESSAGE])
 
 
 def test_the_layout_field_for_field() -> None:
@@ -121,7 +123,7 @@ def test_non_ascii_text_is_written_as_is() -> None:
 
 def test_lone_surrogates_are_repaired() -> None:
     events, counts = encode(record(body="a\ud800b", resource_attributes={"k": "\udfff"}))
-    doc = json.loads(events[0].message)
+    doc = json.loads(events[0][MESSAGE])
     assert (doc["body"], doc["resource"]["attributes"]["k"]) == ("a\ufffdb", "\ufffd")
     assert counts["repaired"] == 1
 
@@ -161,8 +163,8 @@ def test_a_cut_event_keeps_every_other_field() -> None:
     events, counts = encode(rec, max_event_bytes=MIN_MAX_EVENT_BYTES)
     (event,) = events
     assert counts["truncated"] == 1
-    assert event.size <= MIN_MAX_EVENT_BYTES
-    doc = json.loads(event.message)
+    assert event[SIZE] <= MIN_MAX_EVENT_BYTES
+    doc = json.loads(event[MESSAGE])
     assert list(doc)[:3] == ["resource", "scope", "body"]
     whole = json.dumps(otlp_document(rec), ensure_ascii=False, separators=(",", ":"))
     assert doc["truncated"] == {"content": "body", "original_bytes": len(whole.encode("utf-8"))}
@@ -173,7 +175,7 @@ def test_a_cut_event_keeps_every_other_field() -> None:
 def test_a_huge_resource_cuts_the_whole_document() -> None:
     rec = record(resource_attributes={"big": "x" * 300_000}, severity_number=9, span_id=1)
     (event,), _ = encode(rec, max_event_bytes=MIN_MAX_EVENT_BYTES)
-    doc = json.loads(event.message)
+    doc = json.loads(event[MESSAGE])
     assert doc["truncated"]["content"] == "document"
     assert doc["body"].startswith('{"resource":{"attributes":{"big":"xxx')
     assert doc["severityText"] == "INFO"
@@ -211,9 +213,9 @@ def test_any_values_give_valid_json_within_the_limit(
     events, counts = encode(rec, oversize=oversize, max_event_bytes=limit)
     assert events
     for event in events:
-        data = event.message.encode("utf-8")
-        assert event.size == len(data) + EVENT_OVERHEAD <= limit
-        doc = json.loads(event.message)
+        data = event[MESSAGE].encode("utf-8")
+        assert event[SIZE] == len(data) + EVENT_OVERHEAD <= limit
+        doc = json.loads(event[MESSAGE])
         assert doc["severityText"] == "INFO"
     if counts["split"]:
         joined, content = split_json_parts(events)
@@ -225,7 +227,7 @@ def test_any_values_give_valid_json_within_the_limit(
         else:
             assert json.loads(joined)["attributes"] == json.loads(json.dumps(whole["attributes"]))
     elif not counts["truncated"]:
-        assert json.loads(events[0].message) == json.loads(json.dumps(otlp_document(rec)))
+        assert json.loads(events[0][MESSAGE]) == json.loads(json.dumps(otlp_document(rec)))
 
 
 @settings(max_examples=200, deadline=None)

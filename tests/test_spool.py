@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from otel_cwlogs import CloudWatchLogExporter, CloudWatchLogRecordProcessor
-from otel_cwlogs.events import make_event
+from otel_cwlogs.events import MESSAGE, TIMESTAMP, make_event
 from otel_cwlogs.routing import Route
 from otel_cwlogs.spool import (
     ABANDONED_TMP_S,
@@ -73,7 +73,7 @@ def test_segments_are_claimed_oldest_first_once(tmp_path: Path) -> None:
         assert found.bad == 0
         if found.segment is None:
             break
-        order.append(found.segment.events[0].timestamp)
+        order.append(found.segment.events[0][TIMESTAMP])
         assert not found.segment.possible_duplicates
         others = {route_key(ROUTE)} if len(order) < 3 else set()
         assert found.on_disk == others  # the segments of its stream besides the one taken
@@ -89,7 +89,7 @@ HOLD = """
     from otel_cwlogs.spool import Spool
     spool = Spool(Path(sys.argv[1]), 2**20)
     found = spool.claim()
-    print(found.segment.events[0].message if found.segment else "none", flush=True)
+    print(found.segment.events[0][1] if found.segment else "none", flush=True)
     time.sleep(120)
 """
 
@@ -116,7 +116,7 @@ def test_a_claim_is_taken_over_once_its_holder_is_gone_and_not_before(tmp_path: 
     held.wait()
     found = spool.claim()
     assert found.segment is not None
-    assert found.segment.events[0].message == "one"
+    assert found.segment.events[0][MESSAGE] == "one"
     assert found.segment.possible_duplicates  # it may have been delivered before it died
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from operator import attrgetter
+from operator import itemgetter
 
-from .events import LogEvent
+from .events import SIZE, TIMESTAMP, LogEvent
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -69,35 +69,36 @@ def plan_requests(
         expired_before = now_ms - retention_days * DAY_MS + limits.margin_ms
     kept: list[LogEvent] = []
     for event in events:
-        ts = event.timestamp
+        ts = event[TIMESTAMP]
         if ts > newest:
             plan.dropped["too_new"] += 1
         elif ts < oldest:
             plan.dropped["too_old"] += 1
         elif expired_before is not None and ts < expired_before:
             plan.dropped["expired"] += 1
-        elif event.size > limits.max_request_bytes:
+        elif event[SIZE] > limits.max_request_bytes:
             plan.dropped["oversize"] += 1
         else:
             kept.append(event)
-    kept.sort(key=attrgetter("timestamp"))
+    kept.sort(key=itemgetter(TIMESTAMP))
 
     current: list[LogEvent] = []
     size = 0
     first_ts = 0
     for event in kept:
+        ts, _, event_size = event
         if current and (
             len(current) >= limits.max_request_events
-            or size + event.size > limits.max_request_bytes
-            or event.timestamp - first_ts >= limits.max_span_ms
+            or size + event_size > limits.max_request_bytes
+            or ts - first_ts >= limits.max_span_ms
         ):
             plan.requests.append(current)
             current = []
             size = 0
         if not current:
-            first_ts = event.timestamp
+            first_ts = ts
         current.append(event)
-        size += event.size
+        size += event_size
     if current:
         plan.requests.append(current)
     return plan

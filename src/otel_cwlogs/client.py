@@ -101,13 +101,13 @@ def events_json(events: Sequence[LogEvent]) -> bytes:
     have any); others go through ``json.dumps``.
     """
     parts = []
-    for event in events:
-        data = event.message.encode("utf-8")
+    for timestamp, message, _ in events:
+        data = message.encode("utf-8")
         if len(data.translate(None, _CONTROL_BYTES)) == len(data):
             data = data.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
         else:
-            data = json.dumps(event.message, ensure_ascii=False)[1:-1].encode("utf-8")
-        parts.append(b'{"timestamp":%d,"message":"%b"}' % (event.timestamp, data))
+            data = json.dumps(message, ensure_ascii=False)[1:-1].encode("utf-8")
+        parts.append(b'{"timestamp":%d,"message":"%b"}' % (timestamp, data))
     return b",".join(parts)
 
 

@@ -16,19 +16,19 @@ import time
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any, Protocol
 
 from ._diag import RateLimitedLog
 from ._sdk import ExportResult
 from .batching import DEFAULT_LIMITS, plan_requests
 from .client import DeliveryError, SendAgain
-from .events import LogEvent
+from .events import SIZE, LogEvent
 from .exporter import CloudWatchLogExporter
 from .routing import Route
 from .scheduler import Item, Kind, Outcome
 
-_SIZE = attrgetter("size")
+_SIZE = itemgetter(SIZE)
 
 
 @dataclass
@@ -209,7 +209,7 @@ class ExporterDelivery:
 
 
 def _items(events: list[LogEvent]) -> list[Item]:
-    return [(event, event.size) for event in events]
+    return [(event, event[SIZE]) for event in events]
 
 
 def _now_ms() -> int:

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
-from typing import Any, Callable, Literal, NamedTuple, cast
+from typing import Any, Callable, Final, Literal, cast
 
 from ._sdk import RecordView, resource_attributes, schema_url, scope_fields, severity_name
 
@@ -64,20 +64,22 @@ _SCALAR_MAX = 256  # a scalar field longer than this is not repeated in a cut do
 _INT_MAX_BITS = 10_000  # below Python's 4300-digit int->str limit
 
 
-class LogEvent(NamedTuple):
-    """One InputLogEvent, with its size as PutLogEvents counts it."""
+LogEvent = tuple[int, str, int]
+"""One InputLogEvent: ``(timestamp, message, size)``, its size as PutLogEvents counts it.
 
-    timestamp: int
-    message: str
-    size: int
+A plain tuple of an int, a str and an int, which the garbage collector stops tracking at its
+first pass: the processor holds events by the hundred thousand while they wait, and tracked
+ones would make every full collection of the application's heap go through each of them."""
 
-
-_new_event = tuple.__new__  # a LogEvent from a tuple, without the keyword-handling __new__
+TIMESTAMP: Final = 0
+MESSAGE: Final = 1
+SIZE: Final = 2
+"""Positions of a :data:`LogEvent`'s fields."""
 
 
 def make_event(timestamp: int, message: str) -> LogEvent:
     """An event from a message that is already valid UTF-8 text."""
-    return LogEvent(timestamp, message, len(message.encode("utf-8")) + EVENT_OVERHEAD)
+    return (timestamp, message, len(message.encode("utf-8")) + EVENT_OVERHEAD)
 
 
 def _safe_str(value: object) -> str:
@@ -455,7 +457,7 @@ class EventEncoder:
             except UnicodeEncodeError:
                 return None
         if 0 < size <= self._max_message:
-            return [_new_event(LogEvent, (ts, message, size + EVENT_OVERHEAD))]
+            return [(ts, message, size + EVENT_OVERHEAD)]
         return None
 
     def _select(self, record: RecordView) -> RecordView:
@@ -594,7 +596,7 @@ class EventEncoder:
             counts["empty"] += 1
             return []
         if len(data) <= self._max_message:
-            return [LogEvent(ts, text, len(data) + EVENT_OVERHEAD)]
+            return [(ts, text, len(data) + EVENT_OVERHEAD)]
         if self.oversize == "truncate":
             counts["truncated"] += 1
             marker = TRUNCATED_SUFFIX.encode("utf-8")
@@ -626,7 +628,7 @@ class EventEncoder:
             message = _dumps(doc)
             data = message.encode("utf-8")
         if len(data) <= self._max_message:
-            return [LogEvent(ts, message, len(data) + EVENT_OVERHEAD)]
+            return [(ts, message, len(data) + EVENT_OVERHEAD)]
         frame, content, kind = self._frame(doc, scalars)
         content_bytes = content.encode("utf-8")
         if self.oversize == "truncate":

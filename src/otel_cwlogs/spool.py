@@ -50,7 +50,7 @@ from pathlib import Path
 
 from ._diag import logger
 from ._fork import reinit_in_child
-from .events import LogEvent, make_event
+from .events import TIMESTAMP, LogEvent, make_event
 from .routing import Route
 
 try:
@@ -115,8 +115,8 @@ class Claim:
 def encode(route: Route, events: Sequence[LogEvent], possible_duplicates: bool = False) -> bytes:
     """A segment's bytes."""
     body = b"".join(
-        json.dumps([e.timestamp, e.message], ensure_ascii=False).encode("utf-8") + b"\n"
-        for e in events
+        json.dumps([timestamp, message], ensure_ascii=False).encode("utf-8") + b"\n"
+        for timestamp, message, _ in events
     )
     header: dict[str, object] = {
         "v": FORMAT_VERSION,
@@ -265,7 +265,7 @@ class Spool:
         (a key of :data:`REFUSAL_REASONS`)."""
         data = encode(route, events, possible_duplicates)
         name = (
-            f"{events[0].timestamp:013d}-{time.time_ns():019d}-{route_key(route)}-"
+            f"{events[0][TIMESTAMP]:013d}-{time.time_ns():019d}-{route_key(route)}-"
             f"{uuid.uuid4().hex[:8]}"
         )
         try:

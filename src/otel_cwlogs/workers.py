@@ -30,6 +30,7 @@ from typing import Any, Callable
 from ._diag import RateLimitedLog
 from ._guard import guarded
 from .delivery import Delivery, Encoded
+from .events import SIZE
 from .intake import DROP_REASONS, Intake
 from .scheduler import (
     Action,
@@ -505,7 +506,7 @@ class Workers:
             if not final:
                 taken = None
                 if segment is not None:
-                    items = [(event, event.size) for event in segment.events]
+                    items = [(event, event[SIZE]) for event in segment.events]
                     taken = Taken(segment, segment.route, items, segment.possible_duplicates)
                 self._scheduler.claimed(
                     taken, found.on_disk, looked_at=looked_at, now=time.monotonic()
