@@ -258,9 +258,9 @@ def test_the_fast_path_hands_our_processor_a_capture(pair: Pair) -> None:
     given: list[Any] = []
     processor = pair.ours.processor
     original = processor.on_capture
-    processor.on_capture = lambda item, body: (given.append(item), original(item, body))  # type: ignore[method-assign]
+    processor.on_capture = lambda source, parts: (given.append(parts), original(source, parts))  # type: ignore[method-assign]
     pair.log.info("fast")
-    assert [type(item) for item in given] == [tuple]  # a capture (see otel_cwlogs.capture)
+    assert [parts[0] for parts in given] == ["fast"]  # a capture (see otel_cwlogs.capture)
     assert_same(pair, 1)
 
 
@@ -296,7 +296,7 @@ def test_other_processors_get_what_the_sdks_handler_gives_them(
     )
     given: list[Any] = []
     original = ours.processor.on_capture
-    ours.processor.on_capture = lambda item, body: (given.append(item), original(item, body))  # type: ignore[method-assign]
+    ours.processor.on_capture = lambda source, parts: (given.append(parts), original(source, parts))  # type: ignore[method-assign]
     log = logging.getLogger("tests.handler.others")
     log.propagate = False
     log.setLevel(logging.DEBUG)

@@ -1,8 +1,9 @@
 """The fast path of :class:`~otel_cwlogs.LoggingHandler` into
 :class:`~otel_cwlogs.CloudWatchLogRecordProcessor`.
 
-On the application's thread the handler takes only what cannot wait, into a
-:data:`Captured` tuple that is the processor's queue item:
+On the application's thread the handler takes only what cannot wait, and gives it to the
+processor's queue (:mod:`.intake`, which keeps the parts side by side, no tuple per record):
+the record's :class:`Source`, and
 
 - the body, made now (the message's arguments may change later; a formatter set on the
   handler runs now);
@@ -34,8 +35,8 @@ _PLAIN = frozenset((str, int, float, bool))
 
 
 Captured = tuple[Any, ...]
-"""(source, body, observed_ns, context, fields, attributes): one record on its way from
-the handler to the drain thread, a plain tuple (the queue's only one: the SDK's records and
+"""(source, body, observed_ns, context, fields, attributes): a record's capture as the drain
+thread reads it from the queue, a plain tuple (the SDK's records and
 :class:`~._sdk.RecordView` are not); ``attributes`` is None unless made on the application's
 thread."""
 

@@ -25,6 +25,7 @@ from .batching import DEFAULT_LIMITS, plan_requests
 from .client import DeliveryError, SendAgain
 from .events import SIZE, LogEvent
 from .exporter import CloudWatchLogExporter
+from .intake import SLOTS, records_and_bytes, records_in
 from .routing import Route
 from .scheduler import Item, Kind, Outcome
 
@@ -62,7 +63,9 @@ class Delivery(Protocol):
     """Whether its requests can be written to the spool (CloudWatch events with a route)."""
     max_request_bytes: int
 
-    def encode(self, items: Sequence[Item]) -> Encoded: ...
+    def encode(self, entries: Sequence[Any]) -> Encoded:
+        """The records of a run of the queue's entries (:mod:`.intake`), encoded."""
+
     def count_encoded(self, records: int, encoded: Encoded) -> None: ...
     def report_encoded(self, encoded: Encoded) -> None: ...
     def attempt(
@@ -85,8 +88,8 @@ class CloudWatchDelivery:
     def __init__(self, exporter: CloudWatchLogExporter) -> None:
         self.exporter = exporter
 
-    def encode(self, items: Sequence[Item]) -> Encoded:
-        by_route, notes = self.exporter.encode_batch([item for item, _ in items], _now_ms())
+    def encode(self, entries: Sequence[Any]) -> Encoded:
+        by_route, notes = self.exporter.encode_batch(records_in(entries), _now_ms())
         groups: dict[Hashable, tuple[list[Item], int]] = {}
         events = event_bytes = 0
         for route, route_events in by_route.items():
@@ -176,9 +179,10 @@ class ExporterDelivery:
         self.exporter = exporter
         self._report = RateLimitedLog()
 
-    def encode(self, items: Sequence[Item]) -> Encoded:
-        size = sum(size for _, size in items)
-        return Encoded({None: (list(items), size)}, len(items), size, 0)
+    def encode(self, entries: Sequence[Any]) -> Encoded:
+        count, size = records_and_bytes(entries)
+        items = list(zip(records_in(entries), entries[::SLOTS]))
+        return Encoded({None: (items, size)}, count, size, 0)
 
     def count_encoded(self, records: int, encoded: Encoded) -> None:
         """Nothing to count: the exporter is not ours."""

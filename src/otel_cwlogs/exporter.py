@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -281,7 +281,7 @@ class CloudWatchLogExporter(ExporterBase):
         return by_route
 
     def encode_batch(
-        self, batch: Sequence[Any], now_ms: int
+        self, batch: Iterable[Any], now_ms: int
     ) -> tuple[dict[Route, list[LogEvent]], Counter[str]]:
         """Route and encode batch items into events per stream, keeping their order, and what
         happened on the way by reason (items that are not log records, records changed or

@@ -102,9 +102,9 @@ class LoggingHandler(_SdkLoggingHandler):
         if record.exc_info:  # its text now, and no traceback kept while it waits
             attributes = self._get_attributes(record)
             fields["exc_info"] = None
-        item = (source, body, time_ns(), _current_context(), fields, attributes)
+        parts = (body, time_ns(), _current_context(), fields, attributes)
         for processor in ours:
-            processor.on_capture(item, body)
+            processor.on_capture(source, parts)
         if self._others:
             skipping.processors = ours
             try:

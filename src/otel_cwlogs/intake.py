@@ -30,6 +30,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from typing import Any, Callable, TypeVar, cast
 
 import wrapt
@@ -56,6 +57,30 @@ DROP_REASONS = {
 }
 """The processor's drop reasons (the exporter's are its own), and what each means."""
 
+SLOTS = 7
+"""Entries of one record in the queue: its size, the record, and five Nones; or its size and
+the six parts of what :class:`~otel_cwlogs.LoggingHandler` captured of it (:mod:`.capture`).
+
+The queue is flat so that a waiting record is no object of its own: during a burst the
+garbage collector has nothing per record to go through (a tuple per record made each full
+collection of the application's heap longer, and brought the next one sooner)."""
+_NO_PARTS = (None, None, None, None, None)
+
+
+def records_in(entries: Sequence[Any]) -> Iterator[Any]:
+    """The records of a run of the queue's entries, one at a time (a capture as the plain
+    tuple of its six parts, made when it is asked for)."""
+    for start in range(0, len(entries), SLOTS):
+        if entries[start + 3] is None:  # a record: a capture's third part is its time
+            yield entries[start + 1]
+        else:
+            yield tuple(entries[start + 1 : start + SLOTS])
+
+
+def records_and_bytes(entries: Sequence[Any]) -> tuple[int, int]:
+    """How many records a run of the queue's entries holds, and their sizes' sum."""
+    return len(entries) // SLOTS, sum(entries[::SLOTS])
+
 
 @wrapt.decorator
 def _with_lock(wrapped: Callable[..., Any], instance: Intake, args: Any, kwargs: Any) -> Any:
@@ -81,9 +106,10 @@ class Intake:
         self.lock = threading.Lock()
         self.max_records = max_records
         self.max_bytes = max_bytes
-        self._wake_at = wake_at
+        self._wake_at = wake_at * SLOTS
         self._wake = wake
-        self._queue: collections.deque[tuple[Any, int]] = collections.deque()
+        self._queue: collections.deque[Any] = collections.deque()
+        """:data:`SLOTS` entries per record."""
         self._since = 0.0
         self.closed = False
         self.enqueued = 0
@@ -103,8 +129,9 @@ class Intake:
 
     # -- the application's threads -----------------------------------------------------------
 
-    def admit(self, item: Any, size: int) -> str | None:
-        """Queue a record; None, or the reason it was dropped. Never blocks for long."""
+    def admit(self, item: Any, size: int, parts: tuple[Any, ...] = _NO_PARTS) -> str | None:
+        """Queue a record (or, with its five other ``parts``, a capture); None, or the reason
+        it was dropped. Never blocks for long."""
         with self.lock:
             self.received += 1
             if self.closed:
@@ -114,11 +141,14 @@ class Intake:
             else:
                 if not self._queue:
                     self._since = time.monotonic()
-                self._queue.append((item, size))
+                queue = self._queue
+                queue.append(size)
+                queue.append(item)
+                queue.extend(parts)
                 self.enqueued += 1
                 self.queued += 1
                 self.bytes += size
-                wake = len(self._queue) >= self._wake_at
+                wake = len(queue) >= self._wake_at
                 reason = None
             if reason is not None:
                 self.dropped[reason] += 1
@@ -137,9 +167,10 @@ class Intake:
     # -- the drain thread --------------------------------------------------------------------
 
     @_locked
-    def take(self) -> tuple[collections.deque[tuple[Any, int]], float] | None:
-        """Everything queued (still counted as queued until :meth:`encoded`), and when the
-        oldest of it was queued; None when the queue is empty."""
+    def take(self) -> tuple[collections.deque[Any], float] | None:
+        """The entries of everything queued (:data:`SLOTS` per record, still counted as
+        queued until :meth:`encoded`), and when the oldest of it was queued; None when the
+        queue is empty."""
         if not self._queue:
             return None
         taken, self._queue = self._queue, collections.deque()

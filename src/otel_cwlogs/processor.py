@@ -34,7 +34,7 @@ from ._metrics import observe
 from ._sdk import ProcessorBase, batch_item, body_of, view
 from ._sdk_metrics import ProcessorMetrics
 from ._sdk_metrics import enabled as sdk_metrics_enabled
-from .capture import Captured, skipping
+from .capture import Source, skipping
 from .client import RetryPolicy
 from .config import ProcessorConfig, env_name, ignoring_invalid_variables
 from .delivery import CloudWatchDelivery, Delivery, ExporterDelivery
@@ -293,10 +293,12 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
         items instead of SDK records (with our exporter, which encodes them)."""
         return self._cloudwatch is not None
 
-    def on_capture(self, item: Captured, body: Any) -> None:
-        """:meth:`on_emit` for what the handler took of a record (see :mod:`.capture`)."""
+    def on_capture(self, source: Source, parts: tuple[Any, ...]) -> None:
+        """:meth:`on_emit` for what the handler took of a record: its source, and its
+        body, time, context, fields and attributes (see :mod:`.capture`)."""
+        body = parts[0]
         size = RECORD_OVERHEAD_BYTES + (len(body) if isinstance(body, str) else 64)
-        reason = self._intake.admit(item, size)
+        reason = self._intake.admit(source, size, parts)
         if reason is not None:
             self._dropped_now(reason)
 

@@ -31,12 +31,11 @@ from ._diag import RateLimitedLog
 from ._guard import guarded
 from .delivery import Delivery, Encoded
 from .events import SIZE
-from .intake import DROP_REASONS, Intake
+from .intake import DROP_REASONS, SLOTS, Intake, records_and_bytes
 from .scheduler import (
     Action,
     Claim,
     Discard,
-    Item,
     Kind,
     Outcome,
     Request,
@@ -95,8 +94,8 @@ class Workers:
         """Notified whenever an operation ends or records are added: what a closing waits on."""
         self._jobs: queue.SimpleQueue[Action | None] = queue.SimpleQueue()
         self._senders: list[threading.Thread] = []
-        self._chunks: collections.deque[list[Item]] = collections.deque()
-        """Records the drain thread took and has not encoded yet."""
+        self._chunks: collections.deque[list[Any]] = collections.deque()
+        """Records the drain thread took and has not encoded yet, as the queue's entries."""
         self._since = 0.0
         self._encoding = False
         self._drain_wakes_at = 0.0
@@ -191,12 +190,12 @@ class Workers:
             records, since = taken
             chunks.extend(_chunks(list(records)))
         if self._spool is not None:  # encoded, so that they can be written to the spool
-            for chunk in chunks:
+            for entries in chunks:
                 if time.monotonic() >= deadline:
                     break
-                encoded = self._encoded(chunk)
+                encoded = self._encoded(entries)
                 with self._lock:
-                    self._add(chunk, encoded, since)
+                    self._add(entries, encoded, since)
             with self._changed:
                 while self._encoding and time.monotonic() < deadline:
                     self._changed.wait(deadline - time.monotonic())
@@ -271,16 +270,16 @@ class Workers:
                 with self._lock:
                     if self._final() or not self._chunks:
                         break
-                    chunk = self._chunks.popleft()
+                    entries = self._chunks.popleft()
                     since = self._since
                     self._encoding = True
-                encoded = self._encoded(chunk)
+                encoded = self._encoded(entries)
                 with self._lock:
                     self._encoding = False
                     if self._final():
                         self._changed.notify_all()
                         return  # the shutdown counts them
-                    self._add(chunk, encoded, since)
+                    self._add(entries, encoded, since)
                     actions = self._poll()
                 self._submit(actions)
                 if encoded is not None:
@@ -292,29 +291,31 @@ class Workers:
         """(lock held) Whether the shutdown has settled everything (read anew each time)."""
         return self._scheduler.final
 
-    def _encoded(self, chunk: list[Item]) -> Encoded | None:
-        """Records encoded into items per stream (no lock held); None if that failed."""
+    def _encoded(self, entries: list[Any]) -> Encoded | None:
+        """The records of some of the queue's entries encoded into items per stream (no lock
+        held); None if that failed."""
         try:
-            return self._delivery.encode(chunk)
+            return self._delivery.encode(entries)
         except Exception:
             self._report.log("encode", logging.ERROR, "processor error", exc_info=True)
             return None
 
-    def _add(self, chunk: list[Item], encoded: Encoded | None, since: float) -> None:
-        """(lock held) The records of ``chunk`` are now ``encoded``, in their streams."""
-        record_bytes = sum(size for _, size in chunk)
+    def _add(self, entries: list[Any], encoded: Encoded | None, since: float) -> None:
+        """(lock held) The records of these queue entries are now ``encoded``, in their
+        streams."""
+        records, record_bytes = records_and_bytes(entries)
         if encoded is None:
-            self._intake.lost(len(chunk), record_bytes, "invalid_record")
+            self._intake.lost(records, record_bytes, "invalid_record")
         else:
-            self._delivery.count_encoded(len(chunk), encoded)
+            self._delivery.count_encoded(records, encoded)
             memory = encoded.event_bytes + self._event_overhead * encoded.events
-            self._intake.encoded(len(chunk), record_bytes, encoded.events, memory, encoded.dropped)
+            self._intake.encoded(records, record_bytes, encoded.events, memory, encoded.dropped)
             now = time.monotonic()
             for key, (items, size) in encoded.groups.items():
                 self._scheduler.add(key, items, size, since, now)
             if self._on_processed is not None:
-                self._on_processed(len(chunk))
-        self._scheduler.taken(len(chunk))
+                self._on_processed(records)
+        self._scheduler.taken(records)
         self._changed.notify_all()
 
     def _decide(self) -> None:
@@ -529,5 +530,7 @@ def _abandoned(request: Request) -> bool:
     return request.abandoned
 
 
-def _chunks(records: list[Item]) -> list[list[Item]]:
-    return [records[i : i + DRAIN_CHUNK] for i in range(0, len(records), DRAIN_CHUNK)]
+def _chunks(entries: list[Any]) -> list[list[Any]]:
+    """The queue's entries, :data:`DRAIN_CHUNK` records at a time."""
+    step = DRAIN_CHUNK * SLOTS
+    return [entries[i : i + step] for i in range(0, len(entries), step)]
