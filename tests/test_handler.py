@@ -323,6 +323,35 @@ def test_other_processors_get_what_the_sdks_handler_gives_them(
             pipeline.provider.shutdown()
 
 
+def test_a_subclass_that_changes_the_attributes_has_them_on_every_record(
+    session: Any, moto_endpoint: str, logs: Any, group: str
+) -> None:
+    """Records with no extra fields share their code location's attributes, unless a
+    subclass makes its own attributes: then it is asked for each record."""
+
+    class Numbered(LoggingHandler):
+        calls = 0
+
+        def _get_attributes(self, record: logging.LogRecord) -> Any:  # type: ignore[override]
+            Numbered.calls += 1
+            return {**super()._get_attributes(record), "call": Numbered.calls}
+
+    pipeline = Pipeline(Numbered, session, moto_endpoint, group, "numbered")
+    log = logging.getLogger("tests.handler.numbered")
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    log.addHandler(pipeline.handler)
+    try:
+        for _ in range(3):
+            log.info("same place")
+        assert pipeline.provider.force_flush(60_000)
+    finally:
+        log.removeHandler(pipeline.handler)
+        pipeline.provider.shutdown()
+    events = read_events(logs, group, "numbered")
+    assert [json.loads(e["message"])["attributes"]["call"] for e in events] == [1, 2, 3]
+
+
 def test_without_our_processor_it_is_the_sdks_handler() -> None:
     def emitted(handler_class: Any) -> list[Any]:
         capture = Capture()

@@ -329,6 +329,20 @@ def handler_rules() -> HandlerRules | None:
         return None
 
 
+def reserved_fields(get_attributes: Callable[[Any], Any]) -> frozenset[str] | None:
+    """The record fields the SDK's handler leaves out of a record's attributes, when
+    ``get_attributes`` is its own ``_get_attributes`` (the fields not among them, its code
+    location and its exception make the attributes); None for any other."""
+    from opentelemetry.sdk._logs import LoggingHandler as SdkHandler
+    from opentelemetry.sdk._logs import _internal
+
+    own = SdkHandler.__dict__.get("_get_attributes")
+    reserved = getattr(_internal, "_RESERVED_ATTRS", None)
+    if not isinstance(own, staticmethod) or not isinstance(reserved, frozenset):
+        return None
+    return reserved if get_attributes is own.__func__ else None
+
+
 def bound_attributes(attributes: Mapping[str, Any], logger: Any) -> Any:
     """``attributes`` bounded as the SDK bounds a record's from ``logger`` (its limits, its
     rules for values): the SDK's ``BoundedAttributes``."""

@@ -45,7 +45,16 @@ class Source:
     """What the records of one SDK logger share: the handler's translation, the logger's
     resource, scope and limits."""
 
-    __slots__ = ("emitted", "enabled", "get_attributes", "logger", "maxlen", "severity_text")
+    __slots__ = (
+        "by_site",
+        "emitted",
+        "enabled",
+        "get_attributes",
+        "logger",
+        "maxlen",
+        "reserved",
+        "severity_text",
+    )
 
     def __init__(self, logger: Any, get_attributes: Callable[[Any], Any], rules: Any) -> None:
         self.logger = logger
@@ -61,23 +70,37 @@ class Source:
         metrics = getattr(logger, "_logger_metrics", None)  # SDK >= 1.41
         self.emitted: Callable[[], Any] | None = getattr(metrics, "emit_log", None)
         self.enabled: Callable[[], bool] | None = getattr(logger, "_is_enabled", None)
+        self.reserved = _sdk.reserved_fields(get_attributes)
+        """The record fields the SDK's attributes leave out, when ``get_attributes`` is the
+        SDK's own: a record with no others has the attributes of its code location only."""
+        self.by_site: dict[tuple[Any, Any, Any], tuple[Any, int]] = {}
+        """Bounded attributes and their dropped count, by code location, of records with no
+        extra fields (at most :data:`SITES`)."""
 
 
 _new_record = logging.LogRecord.__new__
 _new_view = tuple.__new__
 
 
+SITES = 4096
+"""Code locations whose attributes a :class:`Source` keeps (all are forgotten past that)."""
+
+
 def record_view(item: Captured) -> RecordView:
     """(the drain thread) The record the SDK's handler would have made of ``item``."""
     source, body, observed, context, fields, attributes = item
-    if attributes is None:
-        record = _new_record(logging.LogRecord)
-        record.__dict__ = fields
-        attributes = source.get_attributes(record)
-    dropped = 0
-    if not _kept_as_they_are(attributes, source.maxlen):
-        bounded = _sdk.bound_attributes(attributes, source.logger)
-        attributes, dropped = getattr(bounded, "_dict", bounded), bounded.dropped
+    if attributes is not None:
+        attributes, dropped = _bounded(source, attributes)
+    elif source.reserved is not None and fields.keys() <= source.reserved:
+        site = (fields["pathname"], fields["funcName"], fields["lineno"])
+        known = source.by_site.get(site)
+        if known is None:
+            if len(source.by_site) >= SITES:
+                source.by_site.clear()
+            known = source.by_site[site] = _bounded(source, _attributes(source, fields))
+        attributes, dropped = known
+    else:
+        attributes, dropped = _bounded(source, _attributes(source, fields))
     span = get_current_span(context).get_span_context()
     logger = source.logger
     if source.emitted is not None:
@@ -102,11 +125,27 @@ def record_view(item: Captured) -> RecordView:
     )
 
 
+def _attributes(source: Source, fields: dict[str, Any]) -> Any:
+    """The handler's attributes of the record with these fields."""
+    record = _new_record(logging.LogRecord)
+    record.__dict__ = fields
+    return source.get_attributes(record)
+
+
+def _bounded(source: Source, attributes: Any) -> tuple[Any, int]:
+    """``attributes`` as the SDK's bounds and value rules keep them, and how many they
+    dropped."""
+    if _kept_as_they_are(attributes, source.maxlen):
+        return attributes, 0
+    bounded = _sdk.bound_attributes(attributes, source.logger)
+    return getattr(bounded, "_dict", bounded), bounded.dropped
+
+
 def _kept_as_they_are(attributes: dict[str, Any], maxlen: int) -> bool:
     """Whether the SDK's bounds and value rules would keep ``attributes`` as they are."""
     if len(attributes) > maxlen or "" in attributes:
         return False
-    return all(type(value) in _PLAIN for value in attributes.values())
+    return _PLAIN.issuperset(map(type, attributes.values()))
 
 
 class _Skipping(threading.local):
