@@ -145,6 +145,32 @@ def test_a_named_profile_is_read_as_boto3_reads_it(
     exporter.shutdown()
 
 
+def test_a_profile_that_is_not_in_the_files_is_refused_or_ignored(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    moto_endpoint: str,
+    group: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As an argument, a ValueError naming it; as the variable, a warning, and the default
+    chain (here, the environment's keys)."""
+    config = tmp_path / "config"
+    config.write_text("[profile shipping]\nregion = eu-west-3\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    with pytest.raises(ValueError, match="profile_name='shiping' is invalid: expected a profile"):
+        CloudWatchLogExporter(
+            endpoint_url=moto_endpoint, log_group_name=group, profile_name="shiping"
+        )
+    monkeypatch.setenv("OTEL_EXPORTER_CLOUDWATCH_LOGS_PROFILE_NAME", "shiping")
+    with caplog.at_level(logging.WARNING, logger="otel_cwlogs"):
+        exporter = CloudWatchLogExporter(endpoint_url=moto_endpoint, log_group_name=group)
+    assert "OTEL_EXPORTER_CLOUDWATCH_LOGS_PROFILE_NAME='shiping' is invalid" in caplog.text
+    assert exporter.config.profile_name is None
+    assert signing_key(exporter) == os.environ["AWS_ACCESS_KEY_ID"]
+    exporter.shutdown()
+
+
 class _Metadata(BaseHTTPRequestHandler):
     """The instance metadata service, IMDSv2: a token first, then the availability zone."""
 

@@ -319,7 +319,12 @@ def test_tls_verification_is_on_unless_turned_off(
         CloudWatchLogExporter(verify="/no/such/bundle.pem")
 
 
-def test_the_aws_settings_are_read_from_the_environment() -> None:
+def test_the_aws_settings_are_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    files = tmp_path / "config"
+    files.write_text("[profile shipping]\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(files))
     env = {
         "OTEL_EXPORTER_CLOUDWATCH_LOGS_PROFILE_NAME": "shipping",
         "OTEL_EXPORTER_CLOUDWATCH_LOGS_ROLE_ARN": "arn:aws:iam::123456789012:role/log-writer",

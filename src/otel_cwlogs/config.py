@@ -144,6 +144,16 @@ def to_str(value: Any) -> str:
     return value
 
 
+def aws_profile(value: Any) -> str:
+    """The name of a profile of the AWS config or credentials file (those botocore reads)."""
+    import botocore.session
+
+    name = to_str(value)
+    if name not in botocore.session.Session().available_profiles:
+        raise ValueError(value)
+    return name
+
+
 def to_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -354,7 +364,13 @@ class ExporterConfig:
                 "true, false (no TLS certificate check) or the path of a CA bundle",
             ),
             entity=get("entity", True, to_bool, "true or false"),
-            profile_name=get("profile_name", None, to_str, "a profile of the AWS config files"),
+            profile_name=get(
+                "profile_name",
+                None,
+                aws_profile,
+                "a profile of the AWS config or credentials file (AWS_CONFIG_FILE, "
+                "AWS_SHARED_CREDENTIALS_FILE)",
+            ),
             role_arn=get(
                 "role_arn",
                 None,
