@@ -93,7 +93,7 @@ def main() -> None:
         cells = []
         for item in items:
             (events,) = exporter.encode([item], int(time.time() * 1000)).values()
-            size = sum(event.size for event in events)
+            size = sum(size for _, _, size in events)
             prices = " / ".join(f"{size * 1e6 / 1e9 * price:.4f}" for price in PRICES.values())
             cells.append(f"{size} B, {prices}")
         exporter.shutdown()

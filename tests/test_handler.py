@@ -323,6 +323,29 @@ def test_other_processors_get_what_the_sdks_handler_gives_them(
             pipeline.provider.shutdown()
 
 
+def test_a_subclass_filter_runs_with_no_filters_added(
+    session: Any, moto_endpoint: str, logs: Any, group: str
+) -> None:
+    class Discreet(LoggingHandler):
+        def filter(self, record: logging.LogRecord) -> Any:
+            return "secret" not in record.getMessage()
+
+    pipeline = Pipeline(Discreet, session, moto_endpoint, group, "discreet")
+    log = logging.getLogger("tests.handler.discreet")
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    log.addHandler(pipeline.handler)
+    try:
+        log.info("a secret")
+        log.info("kept")
+        assert pipeline.provider.force_flush(60_000)
+    finally:
+        log.removeHandler(pipeline.handler)
+        pipeline.provider.shutdown()
+    events = read_events(logs, group, "discreet")
+    assert [json.loads(e["message"])["body"] for e in events] == ["kept"]
+
+
 def test_a_subclass_that_changes_the_attributes_has_them_on_every_record(
     session: Any, moto_endpoint: str, logs: Any, group: str
 ) -> None:

@@ -75,7 +75,8 @@ class Source:
         SDK's own: a record with no others has the attributes of its code location only."""
         self.by_site: dict[tuple[Any, Any, Any], tuple[Any, int]] = {}
         """Bounded attributes and their dropped count, by code location, of records with no
-        extra fields (at most :data:`SITES`)."""
+        extra fields (at most :data:`SITES`); the records of a location share the one dict,
+        which nothing may change."""
 
 
 _new_record = logging.LogRecord.__new__

@@ -44,9 +44,11 @@ class LoggingHandler(_SdkLoggingHandler):
         self._formatter_body = rules is not None and rules.formatter_body
         provider = self._logger_provider
         self._processors = _sdk.synchronous_processors(provider) if self._rules else None
-        self._seen: tuple[Any, ...] | None = None
-        self._ours: tuple[Any, ...] = ()
-        self._others = False
+        self._routing: tuple[Any, tuple[Any, ...], bool] = (None, (), False)
+        """(the provider's processors, those of them that take the fast path, whether there
+        are others): one value, replaced whole, read once per record."""
+        self._filtering = type(self).filter is not logging.Filterer.filter
+        """Whether a subclass has a ``filter`` of its own (run even with no filters added)."""
         self._sources: dict[str | None, Source | None] = {}
 
     def handle(self, record: logging.LogRecord) -> Any:
@@ -56,7 +58,7 @@ class LoggingHandler(_SdkLoggingHandler):
         if own_work.depth:
             return False
         rv: Any
-        if self.filters:
+        if self.filters or self._filtering:
             rv = self.filter(record)
             if not rv:
                 return rv
@@ -73,14 +75,14 @@ class LoggingHandler(_SdkLoggingHandler):
             self._sdk_emit(record)
             return
         current = _sdk.processors_of(processors)
-        if current is not self._seen:
-            self._route(current)
+        seen, ours, others = self._routing
+        if current is not seen:
+            seen, ours, others = self._routing = self._route(current)
         key = record.name if self._per_logger else None
         try:
             source = self._sources[key]
         except KeyError:
             source = self._sources[key] = self._source(record.name)
-        ours = self._ours
         if not ours or source is None:
             self._sdk_emit(record)
             return
@@ -105,7 +107,7 @@ class LoggingHandler(_SdkLoggingHandler):
         parts = (body, time_ns(), _current_context(), fields, attributes)
         for processor in ours:
             processor.on_capture(source, parts)
-        if self._others:
+        if others:
             skipping.processors = ours
             try:
                 self._sdk_emit(record)
@@ -133,9 +135,9 @@ class LoggingHandler(_SdkLoggingHandler):
             return str(msg)
         return msg
 
-    def _route(self, processors: tuple[Any, ...]) -> None:
-        """Which of the provider's processors take the fast path (they are ours, over our
-        exporter), and whether there are others."""
+    def _route(self, processors: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...], bool]:
+        """``processors``, those of them that take the fast path (ours, over our exporter),
+        and whether there are others."""
         from .processor import CloudWatchLogRecordProcessor
 
         ours = tuple(
@@ -143,9 +145,7 @@ class LoggingHandler(_SdkLoggingHandler):
             for p in processors
             if isinstance(p, CloudWatchLogRecordProcessor) and p.takes_captured
         )
-        self._ours = ours
-        self._others = len(ours) < len(processors)
-        self._seen = processors
+        return processors, ours, len(ours) < len(processors)
 
     def _source(self, name: str) -> Source | None:
         """The SDK logger the SDK's handler emits this logger's records to, or None if it is

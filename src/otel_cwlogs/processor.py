@@ -29,7 +29,7 @@ from typing import Any, Callable
 from . import sigterm
 from ._diag import RateLimitedLog
 from ._fork import reinit_in_child
-from ._guard import exporting
+from ._guard import exporting, own_work
 from ._metrics import observe
 from ._sdk import ProcessorBase, batch_item, body_of, view
 from ._sdk_metrics import ProcessorMetrics
@@ -296,6 +296,8 @@ class CloudWatchLogRecordProcessor(ProcessorBase):
     def on_capture(self, source: Source, parts: tuple[Any, ...]) -> None:
         """:meth:`on_emit` for what the handler took of a record: its source, and its
         body, time, context, fields and attributes (see :mod:`.capture`)."""
+        if own_work.depth:  # the package's own record, given to the handler's emit directly
+            return
         body = parts[0]
         size = RECORD_OVERHEAD_BYTES + (len(body) if isinstance(body, str) else 64)
         reason = self._intake.admit(source, size, parts)
