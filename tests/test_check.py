@@ -240,6 +240,9 @@ def test_the_logs_exporter_selected_is_checked(
         ("OTEL_EXPORTER_CLOUDWATCH_LOGS_MESSAGE_FORMAT", "xml"),
         ("OTEL_EXPORTER_CLOUDWATCH_LOGS_SCHEDULE_DELAY_MILLIS", "soon"),
         ("OTEL_BLRP_MAX_QUEUE_SIZE", "lots"),
+        ("OTEL_EXPORTER_CLOUDWATCH_LOGS_PROFILE_NAME", "nowhere"),
+        ("OTEL_EXPORTER_CLOUDWATCH_LOGS_FAST_HANDLER", "perhaps"),
+        ("OTEL_EXPORTER_CLOUDWATCH_LOGS_REPLACE_BATCH_PROCESSOR", "sometimes"),
     ],
 )
 def test_every_invalid_variable_is_reported_the_same_way(

@@ -37,6 +37,7 @@ from typing import Any, Callable
 import botocore.config
 import botocore.exceptions
 
+from .autoconfig import FAST_HANDLER_VARIABLE, SWAP_VARIABLE
 from .autoconfig import NAME as EXPORTER_NAME
 from .client import error_code
 from .config import (
@@ -47,6 +48,7 @@ from .config import (
     collecting_invalid_variables,
     env_name,
     ignoring_invalid_variables,
+    to_bool,
 )
 from .credentials import (
     DEFAULT_SESSION_NAME,
@@ -276,6 +278,7 @@ def run(args: argparse.Namespace) -> Report:
     report.sections["names"] = names(config, exporter, resource, route.group, route.stream)
 
     logs_exporter(report, os.environ.get("OTEL_LOGS_EXPORTER", ""))
+    switches(report)
     if processor.spool_dir is not None:
         spool(report, processor.spool_dir, processor_sources["spool_dir"])
     if report.status == EXIT_INVALID:
@@ -482,6 +485,17 @@ def logs_exporter(report: Report, value: str) -> None:
         f"{', '.join(others)}, not to CloudWatch",
         f"add {EXPORTER_NAME} to it (OTEL_LOGS_EXPORTER={','.join([*others, EXPORTER_NAME])})",
     )
+
+
+def switches(report: Report) -> None:
+    """The package's true/false variables of ``opentelemetry-instrument``."""
+    for variable in (SWAP_VARIABLE, FAST_HANDLER_VARIABLE):
+        text = os.environ.get(variable, "").strip()
+        try:
+            if text:
+                to_bool(text)
+        except ValueError:
+            report.invalid(variable, text, "expected true or false", IGNORED)
 
 
 def spool(report: Report, directory: str, setting: str) -> None:
