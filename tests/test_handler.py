@@ -46,7 +46,7 @@ class Pipeline:
         stream: str,
         *others: Any,
     ) -> None:
-        self.stream = stream
+        self.stream, self.group = stream, group
         exporter = CloudWatchLogExporter(
             session=session, endpoint_url=endpoint, log_group_name=group, log_stream_name=stream
         )
@@ -323,6 +323,24 @@ def test_other_processors_get_what_the_sdks_handler_gives_them(
             pipeline.provider.shutdown()
 
 
+def delivered(pipeline: Pipeline, logs: Any, messages: list[str]) -> list[Any]:
+    """The documents of the events that reach ``pipeline``'s stream when its handler, alone on
+    a logger, logs ``messages`` at INFO (one code location)."""
+    log = logging.getLogger(f"tests.handler.{pipeline.stream}")
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    log.addHandler(pipeline.handler)
+    try:
+        for message in messages:
+            log.info(message)
+        assert pipeline.provider.force_flush(60_000)
+    finally:
+        log.removeHandler(pipeline.handler)
+        pipeline.provider.shutdown()
+    group = pipeline.group
+    return [json.loads(e["message"]) for e in read_events(logs, group, pipeline.stream)]
+
+
 def test_a_subclass_filter_runs_with_no_filters_added(
     session: Any, moto_endpoint: str, logs: Any, group: str
 ) -> None:
@@ -330,20 +348,9 @@ def test_a_subclass_filter_runs_with_no_filters_added(
         def filter(self, record: logging.LogRecord) -> Any:
             return "secret" not in record.getMessage()
 
-    pipeline = Pipeline(Discreet, session, moto_endpoint, group, "discreet")
-    log = logging.getLogger("tests.handler.discreet")
-    log.propagate = False
-    log.setLevel(logging.INFO)
-    log.addHandler(pipeline.handler)
-    try:
-        log.info("a secret")
-        log.info("kept")
-        assert pipeline.provider.force_flush(60_000)
-    finally:
-        log.removeHandler(pipeline.handler)
-        pipeline.provider.shutdown()
-    events = read_events(logs, group, "discreet")
-    assert [json.loads(e["message"])["body"] for e in events] == ["kept"]
+    docs = delivered(Pipeline(Discreet, session, moto_endpoint, group, "discreet"), logs,
+                     ["a secret", "kept"])  # fmt: skip
+    assert [doc["body"] for doc in docs] == ["kept"]
 
 
 def test_a_subclass_that_changes_the_attributes_has_them_on_every_record(
@@ -359,20 +366,9 @@ def test_a_subclass_that_changes_the_attributes_has_them_on_every_record(
             Numbered.calls += 1
             return {**super()._get_attributes(record), "call": Numbered.calls}
 
-    pipeline = Pipeline(Numbered, session, moto_endpoint, group, "numbered")
-    log = logging.getLogger("tests.handler.numbered")
-    log.propagate = False
-    log.setLevel(logging.INFO)
-    log.addHandler(pipeline.handler)
-    try:
-        for _ in range(3):
-            log.info("same place")
-        assert pipeline.provider.force_flush(60_000)
-    finally:
-        log.removeHandler(pipeline.handler)
-        pipeline.provider.shutdown()
-    events = read_events(logs, group, "numbered")
-    assert [json.loads(e["message"])["attributes"]["call"] for e in events] == [1, 2, 3]
+    docs = delivered(Pipeline(Numbered, session, moto_endpoint, group, "numbered"), logs,
+                     ["same place"] * 3)  # fmt: skip
+    assert [doc["attributes"]["call"] for doc in docs] == [1, 2, 3]
 
 
 def test_without_our_processor_it_is_the_sdks_handler() -> None:
