@@ -187,6 +187,7 @@ def test_bad_input(
     check(logs, group, exporter.stats())
 
 
+@pytest.mark.slow
 def test_fifty_thousand_records_with_one_timestamp_keep_their_order(
     session: boto3.session.Session, moto_endpoint: str, logs: Any, group: str, recorder: Recorder
 ) -> None:

@@ -22,6 +22,8 @@ from .records import sdk_items
 from .test_faults import emit, in_order
 from .test_processor import pipeline
 
+pytestmark = pytest.mark.slow  # the AWS edge's credentials: SDK-independent
+
 PUT = "PutLogEvents"
 OLD_KEY = "AKIAROTATEDOLDKEY001"
 NEW_KEY = "AKIAROTATEDNEWKEY002"

@@ -90,6 +90,7 @@ def bodies(logs: Any, group: str, stream: str = "s") -> list[str]:
     return [json.loads(e["message"])["body"] for e in events]
 
 
+@pytest.mark.slow
 def test_requests_are_full_at_volume(
     session: boto3.session.Session, moto_endpoint: str, logs: Any, group: str, recorder: Recorder
 ) -> None:
@@ -165,6 +166,7 @@ def test_queue_bytes_are_bounded() -> None:
         exporter.release.set()
 
 
+@pytest.mark.slow
 def test_requests_per_stream_are_rate_limited(
     session: boto3.session.Session, moto_endpoint: str, logs: Any, group: str, recorder: Recorder
 ) -> None:
@@ -250,6 +252,7 @@ def test_no_pace_without_a_rate() -> None:
     assert unlimited.wait(0.0) == 0
 
 
+@pytest.mark.slow
 def test_a_stream_never_exceeds_its_rate_in_any_sliding_second(
     session: boto3.session.Session,
     proxy: FaultProxy,
@@ -281,6 +284,7 @@ def test_a_stream_never_exceeds_its_rate_in_any_sliding_second(
     assert len(bodies(logs, group)) == 1500
 
 
+@pytest.mark.slow
 def test_a_throttled_stream_does_not_hold_back_the_others(
     session: boto3.session.Session, proxy: FaultProxy, logs: Any, group: str
 ) -> None:

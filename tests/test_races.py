@@ -19,6 +19,8 @@ from .faultproxy import Chaos, FaultProxy
 from .limits import Recorder
 from .test_processor import pipeline
 
+pytestmark = pytest.mark.slow  # the engine's races: SDK-independent, run on the newest SDK
+
 
 class Counting(ExporterBase):  # type: ignore[misc]
     """An exporter of another kind: keeps the bodies it is given and when."""

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Hashable
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -27,6 +28,8 @@ from hypothesis.stateful import (
 from otel_cwlogs.scheduler import Action, Claim, Discard, Kind, Outcome, Request, Send, Spool
 
 from .engine import Engine
+
+pytestmark = pytest.mark.slow  # the pure scheduler: SDK-independent
 
 KEYS = ("a", "b", "c")
 
