@@ -178,17 +178,18 @@ def test_r8_senders_never_exceed_the_concurrency(
         log_group_name=group,
         log_stream_name="{tenant}",
     )
-    seen: set[str] = set()
+    # the threads themselves, not their names: two racing starts may name two threads alike
+    seen: set[threading.Thread] = set()
     engine = make(exporter, max_concurrent_requests=2, requests_per_second=0)
     with ExitStackOfTenants(engine, 3) as tenants:
         for number in range(300):
             for log in tenants:
                 log.info("line %d", number)
-            seen.update(t.name for t in threading.enumerate())
+            seen.update(threading.enumerate())
         assert engine.force_flush(20_000)
-        seen.update(t.name for t in threading.enumerate())
-    senders = {name for name in seen if name.startswith("OtelCloudWatchLogsSend")}
-    assert senders <= {"OtelCloudWatchLogsSend-0", "OtelCloudWatchLogsSend-1"}
+        seen.update(threading.enumerate())
+    senders = [t for t in seen if t.name.startswith("OtelCloudWatchLogsSend")]
+    assert 1 <= len(senders) <= 2, sorted(t.name for t in senders)
 
 
 def test_r10_retries_of_concurrent_senders_are_all_counted(
