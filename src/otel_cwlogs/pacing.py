@@ -2,11 +2,11 @@
 
 The old PutLogEvents quota, still enforced by compatible endpoints, is 5 requests per second
 per stream over any one-second window: a token bucket that lets a burst go at once breaks it.
-A :class:`Pace` spaces requests instead. The processor does not hand a stream's next request
-to a sender before its pace allows, and the AWS edge waits for it before every attempt of a
-request, retries and re-sends after creating a stream included, so no window ever holds more
-than the rate. A stream that is throttled all the same (an account quota, an endpoint with a
-lower one) slows down by itself, and comes back to its rate as requests go through.
+A :class:`Pace` spaces requests instead. The scheduler hands a stream's next attempt to a
+sender only once its pace allows, retries included: one attempt is one PutLogEvents request
+(what else its plan holds comes back to the scheduler), so no window ever holds more than the
+rate. A stream that is throttled all the same (an account quota, an endpoint with a lower
+one) slows down by itself, and comes back to its rate as requests go through.
 
 :class:`Slots` paces calls that share one quota across a process's threads and streams: the
 creation of log streams and groups (CloudWatch's CreateLogStream quota is 50 per second per
