@@ -49,7 +49,7 @@ from ._guard import is_otel_handler, protect_root_handlers
 from .config import env_flag
 from .exporter import CloudWatchLogExporter
 from .processor import CloudWatchLogRecordProcessor
-from .unconfigured import exporter_from_environment
+from .unconfigured import CountingProcessor, UnconfiguredExporter, exporter_from_environment
 
 NAME = "cloudwatch_logs"
 """The name of this package's exporter entry point."""
@@ -63,10 +63,14 @@ _BATCH = "BatchLogRecordProcessor"
 
 @wrapt.decorator
 def _ours_for_cloudwatch(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    """``BatchLogRecordProcessor(exporter, ...)``, but ours when the exporter is ours."""
+    """``BatchLogRecordProcessor(exporter, ...)``, but ours when the exporter is ours; the
+    stand-in for an exporter that could not be made counts each record as it comes (a
+    batch processor's queue would drop a burst uncounted)."""
     exporter = args[0] if args else kwargs.get("exporter")
     if isinstance(exporter, CloudWatchLogExporter):
         return CloudWatchLogRecordProcessor(*args, **kwargs)
+    if isinstance(exporter, UnconfiguredExporter):
+        return CountingProcessor(exporter)
     return wrapped(*args, **kwargs)
 
 
@@ -147,10 +151,11 @@ def _configure_sdk() -> None:
 
 def _new_provider() -> LoggerProvider:
     exporter = exporter_from_environment()
-    swap = env_flag(SWAP_VARIABLE, default=True) and isinstance(exporter, CloudWatchLogExporter)
     provider = LoggerProvider(resource=_resource())
-    processor = CloudWatchLogRecordProcessor if swap else BatchLogRecordProcessor
-    provider.add_log_record_processor(processor(exporter))
+    batch: Any = BatchLogRecordProcessor
+    if env_flag(SWAP_VARIABLE, default=True):
+        batch = _ours_for_cloudwatch(BatchLogRecordProcessor)
+    provider.add_log_record_processor(batch(exporter))
     _sdk.set_logger_provider(provider)
     logger.info("no logger provider was configured; set one up for cloudwatch_logs")
     return provider
