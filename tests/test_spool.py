@@ -502,6 +502,30 @@ def test_an_endpoint_that_never_answers_does_not_keep_records_from_the_spool(
     assert proxy.hits["PutLogEvents"] >= 1
 
 
+def test_a_request_in_flight_at_shutdown_is_spooled_as_a_possible_duplicate(
+    proxy: FaultProxy, moto_endpoint: str, logs: Any, group: str, session: Any, tmp_path: Path
+) -> None:
+    """The attempt under way when the shutdown's time is up may still reach CloudWatch: its
+    events go to disk flagged, and count as possible duplicates once delivered from there."""
+    proxy.hang("PutLogEvents")
+    _, processor = make_pipeline(proxy.url, group, session, tmp_path, shutdown_timeout_millis=600)
+    with pipeline(processor) as log:
+        for i in range(10):
+            log.info("in flight %d", i)
+        wait_until(lambda: proxy.hits["PutLogEvents"] >= 1)
+    (segment,) = tmp_path.glob("*.seg")
+    _, events, possible_duplicates = decode(segment.read_bytes())
+    assert (len(events), possible_duplicates) == (10, True)
+    assert identity(processor) == (10, 10)
+    assert processor.stats().spooled == 10
+    exporter, processor = make_pipeline(moto_endpoint, group, session, tmp_path)
+    with pipeline(processor):
+        wait_until(lambda: processor.stats().unspooled == 10, timeout=10)
+    assert exporter.stats().possible_duplicates == 10
+    bodies = [json.loads(e["message"])["body"] for e in read_events(logs, group, "app")]
+    assert bodies == [f"in flight {i}" for i in range(10)]
+
+
 # -- the directory -----------------------------------------------------------------------------
 
 
