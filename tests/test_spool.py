@@ -575,6 +575,10 @@ def unusable(kind: str, base: Path) -> Path:
         (base / "shared").mkdir(mode=0o777)
         os.chmod(base / "shared", 0o777)
         return base / "shared"
+    if kind == "writable by its group":
+        (base / "team").mkdir()
+        os.chmod(base / "team", 0o770)
+        return base / "team"
     if kind == "another user's":
         (base / "theirs").mkdir(mode=0o700)
         os.chown(base / "theirs", 12345, 12345)
@@ -590,6 +594,7 @@ def unusable(kind: str, base: Path) -> Path:
         "a dangling symlink",
         "under a file",
         "writable by others",
+        "writable by its group",
         "another user's",
         "read-only",
     ],
@@ -620,6 +625,41 @@ def test_a_spool_dir_that_cannot_be_used_costs_the_spool_not_the_logs(
             assert engine.force_flush(10_000)
     bodies = [json.loads(e["message"])["body"] for e in read_events(logs, group, "app")]
     assert bodies == [f"still shipped {i}" for i in range(100)]
+
+
+def test_a_segment_of_another_user_is_left_alone_and_said_once(
+    tmp_path: Path,
+    session: Any,
+    moto_endpoint: str,
+    logs: Any,
+    group: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A segment planted in the spool by another user is never delivered (it would go to
+    whatever group it names): the processor leaves it and says so once."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (to give a file away)")
+    directory = prepare(tmp_path / "spool")
+    planted = Route(f"{group}/planted", "theirs")
+    assert (
+        Spool(directory, 2**20).write(planted, [make_event(int(time.time() * 1000), "x")]) is None
+    )
+    (segment,) = directory.glob("*.seg")
+    os.chown(segment, 12345, 12345)
+    foreign = "is not a file of this user; it is left alone"
+    with caplog.at_level(logging.WARNING, logger="otel_cwlogs"):
+        _, engine = make_pipeline(moto_endpoint, group, session, directory)
+        with pipeline(engine) as log:
+            log.info("mine")
+            assert engine.force_flush(10_000)
+            wait_until(lambda: foreign in caplog.text, timeout=10)
+    assert [m for m in caplog.messages if foreign in m] == [
+        f"spool: {segment.name} in {directory} {foreign}"
+    ]
+    assert segment.exists()
+    groups = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert [g["logGroupName"] for g in groups] == [group]
+    assert engine.stats().unspooled == 0
 
 
 @pytest.mark.parametrize(("cause", "reason"), [("full", "disk_full"), ("ro", "spool_unwritable")])
