@@ -210,6 +210,21 @@ def test_a_misspelt_logs_exporter_is_an_invalid_setting(
     assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"] == []  # AWS untouched
 
 
+@pytest.mark.parametrize("value", ["consol", "cloudwatch_logs,zipkin"])
+def test_a_logs_exporter_that_is_not_installed_is_an_invalid_setting(
+    moto_endpoint: str, group: str, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("OTEL_LOGS_EXPORTER", value)
+    status, out = check("--endpoint-url", moto_endpoint, "--log-group-name", group)
+    assert status == 2, out
+    missing = value.rsplit(",", maxsplit=1)[-1]
+    assert (
+        f"✘ invalid setting: OTEL_LOGS_EXPORTER={value!r}: no logs exporter named {missing!r} "
+        "is installed" in out
+    )
+    assert "all checks passed" not in out
+
+
 @pytest.mark.parametrize(
     ("value", "line"),
     [

@@ -36,6 +36,7 @@ from typing import Any, Callable
 
 import botocore.config
 import botocore.exceptions
+from opentelemetry.util._importlib_metadata import entry_points
 
 from .autoconfig import FAST_HANDLER_VARIABLE, SWAP_VARIABLE
 from .autoconfig import NAME as EXPORTER_NAME
@@ -448,20 +449,35 @@ def names(
 def logs_exporter(report: Report, value: str) -> None:
     """Whether ``opentelemetry-instrument`` would set up this package's exporter."""
     selected = [name.strip() for name in value.split(",") if name.strip()]
-    if EXPORTER_NAME in selected:
-        report.add(
-            "OTEL_LOGS_EXPORTER",
-            "ok",
-            f"{value.strip()}: opentelemetry-instrument ships log records with this package",
-        )
-        return
-    near = [n for n in selected if difflib.get_close_matches(n.lower(), [EXPORTER_NAME], 1, 0.8)]
+    near = [
+        name
+        for name in selected
+        if name != EXPORTER_NAME
+        and difflib.get_close_matches(name.lower(), [EXPORTER_NAME], 1, 0.8)
+    ]
     if near:
         report.invalid(
             "OTEL_LOGS_EXPORTER",
             value,
             f"no logs exporter is named {near[0]!r}; did you mean `{EXPORTER_NAME}`?",
             "opentelemetry-instrument then sets up no logs at all",
+        )
+        return
+    missing = [name for name in selected if name not in _installed_logs_exporters()]
+    if missing:
+        report.invalid(
+            "OTEL_LOGS_EXPORTER",
+            value,
+            f"no logs exporter named {missing[0]!r} is installed",
+            "opentelemetry-instrument then fails to configure OpenTelemetry (RuntimeError: "
+            f"Requested component {missing[0]!r} not found)",
+        )
+        return
+    if EXPORTER_NAME in selected:
+        report.add(
+            "OTEL_LOGS_EXPORTER",
+            "ok",
+            f"{value.strip()}: opentelemetry-instrument ships log records with this package",
         )
         return
     others = [name for name in selected if name.lower() != "none"]
@@ -485,6 +501,13 @@ def logs_exporter(report: Report, value: str) -> None:
         f"{', '.join(others)}, not to CloudWatch",
         f"add {EXPORTER_NAME} to it (OTEL_LOGS_EXPORTER={','.join([*others, EXPORTER_NAME])})",
     )
+
+
+def _installed_logs_exporters() -> set[str]:
+    """The names ``OTEL_LOGS_EXPORTER`` may hold here: the installed entry points, ``none``,
+    and the ``otlp`` family (which the SDK maps to an entry point by the OTLP protocol)."""
+    names = {entry.name for entry in entry_points(group="opentelemetry_logs_exporter")}
+    return names | {"none", "otlp", "otlp_proto_grpc", "otlp_proto_http"}
 
 
 def switches(report: Report) -> None:
