@@ -106,6 +106,31 @@ def test_every_body_type_serializes(body: Any, expected: Any) -> None:
     assert json.loads(only_message(record(body=body)))["body"] == expected
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [  # docs/layouts.md, "Where json differs from the Collector": each row, as written here
+        (3.0, '{"body":3.0}'),
+        (1.5e-7, '{"body":1.5e-07}'),
+        (1e21, '{"body":1e+21}'),
+        (1.5e-5, '{"body":1.5e-05}'),
+        (1e16, '{"body":1e+16}'),
+        ("<a> & b", '{"body":"<a> & b"}'),
+        ("line\u2028paragraph\u2029", '{"body":"line\u2028paragraph\u2029"}'),
+        ("café", '{"body":"café"}'),
+        ({"b": 1, "a": {"d": 2, "c": 3}}, '{"body":{"b":1,"a":{"d":2,"c":3}}}'),
+        (b"", '{"body":""}'),
+        ({"ratio": float("nan")}, '{"body":{"ratio":"NaN"}}'),
+    ],
+)
+def test_where_the_json_layout_differs_from_the_collectors(body: Any, message: str) -> None:
+    assert only_message(record(body=body)) == message
+
+
+def test_a_nan_in_a_map_body_of_the_body_layout_is_kept_as_text() -> None:
+    message = only_message(record(body={"ratio": float("inf")}), message_format="body")
+    assert message == '{"ratio":"Infinity"}'
+
+
 def test_huge_ints_do_not_hit_the_int_to_text_limit() -> None:
     doc = json.loads(only_message(record(body=10**5000)))
     assert doc["body"] == hex(10**5000)
