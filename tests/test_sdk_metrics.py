@@ -75,6 +75,15 @@ def test_processed_and_exported_records_by_the_conventions(
     assert processor_attributes["otel.component.name"].startswith("batching_log_processor/")
     exporter_attributes = found["otel.sdk.exporter.log.exported"][0].attributes
     assert exporter_attributes["otel.component.type"] == "otel_cwlogs.CloudWatchLogExporter"
+    data = reader.get_metrics_data()
+    assert data is not None
+    ours = {
+        scope.scope.name
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        if any(m.name.startswith("otel.sdk.processor.log.") for m in scope.metrics)
+    }
+    assert ours == {"otel_cwlogs"}  # not the SDK's opentelemetry-sdk: docs/processor.md says so
 
 
 def test_failures_carry_their_final_cause_and_drops_their_reason(
