@@ -210,7 +210,7 @@ def test_a_misspelt_logs_exporter_is_an_invalid_setting(
     assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"] == []  # AWS untouched
 
 
-@pytest.mark.parametrize("value", ["consol", "cloudwatch_logs,zipkin"])
+@pytest.mark.parametrize("value", ["consol", "cloudwatch_logs,zipkin", "cloudwatch_logs,none"])
 def test_a_logs_exporter_that_is_not_installed_is_an_invalid_setting(
     moto_endpoint: str, group: str, monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:

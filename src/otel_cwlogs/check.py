@@ -463,7 +463,9 @@ def logs_exporter(report: Report, value: str) -> None:
             "opentelemetry-instrument then sets up no logs at all",
         )
         return
-    missing = [name for name in selected if name not in _installed_logs_exporters()]
+    installed = _installed_logs_exporters()
+    alone = value.strip().lower() == "none"  # the SDK's "no exporter" (in a list, a name)
+    missing = [] if alone else [name for name in selected if name not in installed]
     if missing:
         report.invalid(
             "OTEL_LOGS_EXPORTER",
@@ -504,10 +506,10 @@ def logs_exporter(report: Report, value: str) -> None:
 
 
 def _installed_logs_exporters() -> set[str]:
-    """The names ``OTEL_LOGS_EXPORTER`` may hold here: the installed entry points, ``none``,
-    and the ``otlp`` family (which the SDK maps to an entry point by the OTLP protocol)."""
+    """The names ``OTEL_LOGS_EXPORTER`` may hold here: the installed entry points, and
+    ``otlp`` (which the SDK maps to one of them by the OTLP protocol)."""
     names = {entry.name for entry in entry_points(group="opentelemetry_logs_exporter")}
-    return names | {"none", "otlp", "otlp_proto_grpc", "otlp_proto_http"}
+    return names | {"otlp"}
 
 
 def switches(report: Report) -> None:
