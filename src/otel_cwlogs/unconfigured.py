@@ -5,7 +5,8 @@ the middle of the SDK's configuration: an exception there would end that configu
 with it the loading of every instrumentor. So when the environment cannot make a
 :class:`~otel_cwlogs.CloudWatchLogExporter` (no region, an invalid value, a profile that does
 not exist), :func:`exporter_from_environment` makes an :class:`UnconfiguredExporter` instead:
-it says once, in one line, what is wrong; it counts each record it is given as undeliverable;
+it says once, in one line, what is wrong; it counts each record it is given as undeliverable
+(under ``opentelemetry-instrument``, through :class:`CountingProcessor`, as it is logged);
 and at shutdown it says how many there were. Traces, metrics and instrumentation carry on as
 without this package. A manual set-up that passes an invalid argument still gets the
 ``ValueError``.
