@@ -304,6 +304,19 @@ def test_a_missing_profile_is_an_invalid_setting(
     assert "✘ invalid setting: AWS_PROFILE='nowhere': the AWS config and credentials files" in out
 
 
+def test_a_missing_profile_is_named_by_the_variable_that_gave_it(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The package's variable names a missing profile too: it is warned about and ignored,
+    so the profile botocore fails on is AWS_PROFILE's, and that is the one named."""
+    monkeypatch.setenv("AWS_PROFILE", "nowhere")
+    monkeypatch.setenv("OTEL_EXPORTER_CLOUDWATCH_LOGS_PROFILE_NAME", "elsewhere")
+    status, out = check("--endpoint-url", moto_endpoint)
+    assert status == 2
+    assert "✘ invalid setting: AWS_PROFILE='nowhere': the AWS config and credentials files" in out
+    assert out.count("OTEL_EXPORTER_CLOUDWATCH_LOGS_PROFILE_NAME='elsewhere'") == 1, out
+
+
 def test_every_run_writes_to_one_stream_of_its_own(
     moto_endpoint: str, group: str, logs: Any
 ) -> None:

@@ -245,7 +245,10 @@ def run(args: argparse.Namespace) -> Report:
         except botocore.exceptions.ProfileNotFound:
             report_refused(report, refused)
             variable = env_name("profile_name")
-            profile, source = profile_in_effect(os.environ.get(variable, "").strip(), variable)
+            named = os.environ.get(variable, "").strip()
+            if variable in {error.setting for error in refused}:
+                named = ""  # warned about and ignored: botocore's own variable gave the profile
+            profile, source = profile_in_effect(named, variable)
             report.invalid(
                 source,
                 profile,
